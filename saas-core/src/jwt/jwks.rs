@@ -1,0 +1,333 @@
+//! The JWKS cache: fetched once and shared, refreshed on an unknown `kid` at most once per
+//! cooldown, with concurrent misses merged into one fetch.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde_json::Value;
+
+use super::error::JwtError;
+use super::issuer::SUPPORTED_ALGORITHMS;
+
+/// A public key ready to check signatures, with what it may check.
+pub(crate) struct VerifyKey {
+    pub(crate) decoding: DecodingKey,
+    kind: KeyKind,
+    alg: Option<Algorithm>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeyKind {
+    Rsa,
+    P256,
+    P384,
+}
+
+impl VerifyKey {
+    /// Whether this key may verify a token signed with `alg`: the JWK's own `alg` pins it when
+    /// present, and the key type must fit the algorithm in any case.
+    pub(crate) fn accepts(&self, alg: Algorithm) -> bool {
+        if self.alg.is_some_and(|pinned| pinned != alg) {
+            return false;
+        }
+        matches!(
+            (self.kind, alg),
+            (
+                KeyKind::Rsa,
+                Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512
+            ) | (KeyKind::P256, Algorithm::ES256)
+                | (KeyKind::P384, Algorithm::ES384)
+        )
+    }
+}
+
+/// The usable keys of one JWKS document, by `kid`.
+#[derive(Default)]
+pub(crate) struct KeySet {
+    keys: HashMap<String, Arc<VerifyKey>>,
+}
+
+impl KeySet {
+    /// Parses a JWKS document. Keys this verifier cannot use (no `kid`, `use` other than `sig`,
+    /// symmetric, other curves or algorithms) are skipped, not errors: a JWKS may carry them.
+    pub(crate) fn parse(bytes: &[u8]) -> Result<Self, String> {
+        #[derive(serde::Deserialize)]
+        struct Document {
+            keys: Vec<Value>,
+        }
+        let doc: Document =
+            serde_json::from_slice(bytes).map_err(|e| format!("not a JWKS document: {e}"))?;
+        let keys = doc
+            .keys
+            .into_iter()
+            .filter_map(|value| serde_json::from_value::<Jwk>(value).ok())
+            .filter_map(|jwk| Some((jwk.common.key_id.clone()?, usable_key(&jwk)?)))
+            .map(|(kid, key)| (kid, Arc::new(key)))
+            .collect();
+        Ok(Self { keys })
+    }
+
+    fn get(&self, kid: &str) -> Option<Arc<VerifyKey>> {
+        self.keys.get(kid).cloned()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
+    }
+}
+
+fn usable_key(jwk: &Jwk) -> Option<VerifyKey> {
+    if matches!(&jwk.common.public_key_use, Some(u) if *u != PublicKeyUse::Signature) {
+        return None;
+    }
+    let alg = match jwk.common.key_algorithm {
+        None => None,
+        Some(alg) => {
+            let alg = key_algorithm(alg)?;
+            SUPPORTED_ALGORITHMS.contains(&alg).then_some(alg)?;
+            Some(alg)
+        }
+    };
+    let kind = match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => KeyKind::Rsa,
+        AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+            EllipticCurve::P256 => KeyKind::P256,
+            EllipticCurve::P384 => KeyKind::P384,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let decoding = DecodingKey::from_jwk(jwk).ok()?;
+    let key = VerifyKey {
+        decoding,
+        kind,
+        alg,
+    };
+    // A JWK whose pinned alg does not fit its key type can verify nothing.
+    (alg.is_none() || alg.is_some_and(|a| key.accepts(a))).then_some(key)
+}
+
+fn key_algorithm(alg: KeyAlgorithm) -> Option<Algorithm> {
+    Some(match alg {
+        KeyAlgorithm::RS256 => Algorithm::RS256,
+        KeyAlgorithm::RS384 => Algorithm::RS384,
+        KeyAlgorithm::RS512 => Algorithm::RS512,
+        KeyAlgorithm::ES256 => Algorithm::ES256,
+        KeyAlgorithm::ES384 => Algorithm::ES384,
+        _ => return None,
+    })
+}
+
+/// Settings shared by every issuer's cache.
+#[derive(Debug, Clone)]
+pub(crate) struct FetchSettings {
+    pub(crate) cooldown: Duration,
+    pub(crate) max_bytes: usize,
+}
+
+/// One issuer's keys: fetched from a URL, or given offline.
+pub(crate) struct JwksCache {
+    url: Option<String>,
+    client: reqwest::Client,
+    settings: FetchSettings,
+    keys: RwLock<Arc<KeySet>>,
+    /// Bumped by every successful fetch, so waiters can tell that a fetch happened meanwhile.
+    generation: AtomicU64,
+    fetch: tokio::sync::Mutex<FetchState>,
+}
+
+#[derive(Default)]
+struct FetchState {
+    /// No refresh before this instant: set after a failed fetch, or after a fetch that still
+    /// lacked the `kid` that caused it.
+    penalty_until: Option<Instant>,
+    last_error: Option<String>,
+}
+
+impl JwksCache {
+    pub(crate) fn remote(url: String, client: reqwest::Client, settings: FetchSettings) -> Self {
+        Self {
+            url: Some(url),
+            client,
+            settings,
+            keys: RwLock::new(Arc::new(KeySet::default())),
+            generation: AtomicU64::new(0),
+            fetch: tokio::sync::Mutex::new(FetchState::default()),
+        }
+    }
+
+    pub(crate) fn fixed(keys: KeySet, client: reqwest::Client, settings: FetchSettings) -> Self {
+        // `client` and `settings` are unused without a URL; kept so both constructors agree.
+        Self {
+            url: None,
+            client,
+            settings,
+            keys: RwLock::new(Arc::new(keys)),
+            generation: AtomicU64::new(1),
+            fetch: tokio::sync::Mutex::new(FetchState::default()),
+        }
+    }
+
+    fn current(&self) -> Arc<KeySet> {
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The key for `kid`: from the cache, or after one (merged, rate-limited) refresh.
+    pub(crate) async fn key(&self, kid: &str) -> Result<Arc<VerifyKey>, JwtError> {
+        let seen = self.generation.load(Ordering::Acquire);
+        if let Some(key) = self.current().get(kid) {
+            return Ok(key);
+        }
+        let Some(url) = &self.url else {
+            return Err(JwtError::UnknownKid);
+        };
+        let mut state = self.fetch.lock().await;
+        if self.generation.load(Ordering::Acquire) != seen {
+            // Another caller fetched while this one waited: use its result, fetch nothing.
+            return self.current().get(kid).ok_or(JwtError::UnknownKid);
+        }
+        let loaded = seen > 0;
+        if state.penalty_until.is_some_and(|until| Instant::now() < until) {
+            return Err(match &state.last_error {
+                Some(e) => JwtError::JwksUnavailable(e.clone()),
+                None if loaded => JwtError::UnknownKid,
+                None => JwtError::JwksUnavailable("not fetched yet".into()),
+            });
+        }
+        match self.fetch_now(url).await {
+            Ok(keys) => {
+                let found = keys.get(kid);
+                self.store(keys);
+                state.last_error = None;
+                state.penalty_until = match found {
+                    Some(_) => None,
+                    None => Some(Instant::now() + self.settings.cooldown),
+                };
+                found.ok_or(JwtError::UnknownKid)
+            }
+            Err(e) => {
+                tracing::warn!(jwks.url = %url, error = %e, "JWKS fetch failed");
+                state.penalty_until = Some(Instant::now() + self.settings.cooldown);
+                state.last_error = Some(e.clone());
+                Err(JwtError::JwksUnavailable(e))
+            }
+        }
+    }
+
+    /// Fetches now (pre-warm at init), unless another fetch is under way, in which case its result
+    /// is used.
+    pub(crate) async fn refresh(&self) -> Result<usize, JwtError> {
+        let Some(url) = &self.url else {
+            return Ok(self.current().len());
+        };
+        let seen = self.generation.load(Ordering::Acquire);
+        let mut state = self.fetch.lock().await;
+        if self.generation.load(Ordering::Acquire) != seen {
+            return Ok(self.current().len());
+        }
+        match self.fetch_now(url).await {
+            Ok(keys) => {
+                let n = keys.len();
+                self.store(keys);
+                *state = FetchState::default();
+                Ok(n)
+            }
+            Err(e) => {
+                state.penalty_until = Some(Instant::now() + self.settings.cooldown);
+                state.last_error = Some(e.clone());
+                Err(JwtError::JwksUnavailable(e))
+            }
+        }
+    }
+
+    fn store(&self, keys: KeySet) {
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    async fn fetch_now(&self, url: &str) -> Result<KeySet, String> {
+        tracing::debug!(jwks.url = %url, "fetching JWKS");
+        let mut response = self
+            .client
+            .get(url)
+            .header(http::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| format!("request failed: {}", e.without_url()))?;
+        if !response.status().is_success() {
+            return Err(format!("HTTP {}", response.status().as_u16()));
+        }
+        let limit = self.settings.max_bytes;
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(format!("JWKS larger than {limit} bytes"));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| format!("reading body failed: {}", e.without_url()))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(format!("JWKS larger than {limit} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        KeySet::parse(&body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RSA_JWK: &str = r#"{"kty":"RSA","kid":"r1","n":"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw","e":"AQAB","alg":"RS256","use":"sig"}"#;
+
+    fn parse(keys: &[&str]) -> KeySet {
+        KeySet::parse(format!(r#"{{"keys":[{}]}}"#, keys.join(",")).as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn skips_unusable_keys() {
+        let set = parse(&[
+            RSA_JWK,
+            r#"{"kty":"oct","kid":"h1","k":"c2VjcmV0"}"#,
+            r#"{"kty":"RSA","n":"AQAB","e":"AQAB"}"#,
+            &RSA_JWK.replace("\"r1\"", "\"enc\"").replace("\"sig\"", "\"enc\""),
+            &RSA_JWK.replace("\"r1\"", "\"hs\"").replace("RS256", "HS256"),
+            r#"{"kty":"EC","kid":"p521","crv":"P-521","x":"AQAB","y":"AQAB"}"#,
+            r#"{"unknown":"shape"}"#,
+        ]);
+        assert_eq!(set.len(), 1);
+        assert!(set.get("r1").is_some());
+    }
+
+    #[test]
+    fn pinned_alg_is_enforced() {
+        let set = parse(&[RSA_JWK]);
+        let key = set.get("r1").unwrap();
+        assert!(key.accepts(Algorithm::RS256));
+        assert!(!key.accepts(Algorithm::RS512));
+        assert!(!key.accepts(Algorithm::ES256));
+        assert!(!key.accepts(Algorithm::HS256));
+        let unpinned = parse(&[&RSA_JWK.replace(",\"alg\":\"RS256\"", "")]);
+        let key = unpinned.get("r1").unwrap();
+        assert!(key.accepts(Algorithm::RS512));
+        assert!(!key.accepts(Algorithm::ES384));
+        assert!(!key.accepts(Algorithm::PS256));
+    }
+
+    #[test]
+    fn rejects_non_jwks() {
+        assert!(KeySet::parse(b"[]").is_err());
+        assert!(KeySet::parse(b"{}").is_err());
+        assert!(KeySet::parse(b"not json").is_err());
+        assert_eq!(KeySet::parse(br#"{"keys":[]}"#).unwrap().len(), 0);
+    }
+}
