@@ -36,18 +36,22 @@ pub(crate) fn parse(token: &str, max_len: usize) -> Result<UnverifiedToken<'_>, 
     else {
         return Err(JwtError::Malformed("expected three dot-separated parts"));
     };
-    if signature.is_empty() {
-        return Err(JwtError::Malformed("empty signature"));
-    }
     let header_bytes = URL_SAFE_NO_PAD
         .decode(header_b64)
         .map_err(|_| JwtError::Malformed("header is not base64url"))?;
     let header: Header = serde_json::from_slice(&header_bytes)
         .map_err(|_| JwtError::Malformed("header is not a JSON object with an alg"))?;
+    // The algorithm is checked before the signature's presence, so that an unsecured token
+    // (`alg: none`, empty signature) is reported as the algorithm it names.
     let alg = algorithm(&header.alg)?;
+    if signature.is_empty() {
+        return Err(JwtError::Malformed("empty signature"));
+    }
     if header.crit.is_some() {
         // RFC 7515 4.1.11: extensions we do not understand must make the token invalid.
-        return Err(JwtError::Malformed("critical header extensions are not supported"));
+        return Err(JwtError::Malformed(
+            "critical header extensions are not supported",
+        ));
     }
     let kid = header
         .kid
@@ -117,20 +121,44 @@ mod tests {
         let cases: Vec<(String, &str)> = vec![
             ("a.b".into(), "malformed"),
             ("a.b.c.d".into(), "malformed"),
-            (format!("{}.{}.", b64(r#"{"alg":"RS256","kid":"k"}"#), b64("{}")), "malformed"),
+            (
+                format!("{}.{}.", b64(r#"{"alg":"RS256","kid":"k"}"#), b64("{}")),
+                "malformed",
+            ),
             ("!!!.e30.c2ln".into(), "malformed"),
-            (token(r#"{"alg":"none","kid":"k"}"#, "{}"), "unsupported_algorithm"),
-            (token(r#"{"alg":"HS256","kid":"k"}"#, "{}"), "unsupported_algorithm"),
-            (token(r#"{"alg":"PS256","kid":"k"}"#, "{}"), "unsupported_algorithm"),
+            (
+                token(r#"{"alg":"none","kid":"k"}"#, "{}"),
+                "unsupported_algorithm",
+            ),
+            (
+                format!("{}.{}.", b64(r#"{"alg":"none","kid":"k"}"#), b64("{}")),
+                "unsupported_algorithm",
+            ),
+            (
+                token(r#"{"alg":"HS256","kid":"k"}"#, "{}"),
+                "unsupported_algorithm",
+            ),
+            (
+                token(r#"{"alg":"PS256","kid":"k"}"#, "{}"),
+                "unsupported_algorithm",
+            ),
             (token(r#"{"alg":"RS256"}"#, "{}"), "malformed"),
-            (token(r#"{"alg":"RS256","kid":"k","crit":["b64"]}"#, "{}"), "malformed"),
+            (
+                token(r#"{"alg":"RS256","kid":"k","crit":["b64"]}"#, "{}"),
+                "malformed",
+            ),
             (token(r#"{"alg":"RS256","kid":"k"}"#, "[1,2]"), "malformed"),
             (token(r#"{"alg":"RS256","kid":"k"}"#, "\"s\""), "malformed"),
-            (token(r#"{"alg":"RS256","kid":"k"}"#, "{not json"), "malformed"),
+            (
+                token(r#"{"alg":"RS256","kid":"k"}"#, "{not json"),
+                "malformed",
+            ),
             (token("[]", "{}"), "malformed"),
         ];
         for (t, kind) in cases {
-            let err = parse(&t, 16 * 1024).err().unwrap_or_else(|| panic!("{t} parsed"));
+            let err = parse(&t, 16 * 1024)
+                .err()
+                .unwrap_or_else(|| panic!("{t} parsed"));
             assert_eq!(err.kind(), kind, "{t}: {err}");
         }
     }
