@@ -1,6 +1,8 @@
 //! Real API Gateway event shapes (REST and HTTP API, Cognito/JWT and Lambda authorizers) through
 //! the extractors, the `lambda_http` conversion and the layer, plus the authorizer responses.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure
+
 use std::convert::Infallible;
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
