@@ -42,8 +42,12 @@ fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("jwt");
     group.bench_function("jsonwebtoken_decode_bare", |b| {
         b.iter(|| {
-            decode::<serde_json::Map<String, serde_json::Value>>(black_box(&token), &key, &validation)
-                .unwrap()
+            decode::<serde_json::Map<String, serde_json::Value>>(
+                black_box(&token),
+                &key,
+                &validation,
+            )
+            .unwrap()
         })
     });
     group.bench_function("saas_core_verify_and_context", |b| {

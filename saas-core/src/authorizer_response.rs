@@ -125,16 +125,9 @@ mod rest {
     /// A REST API authorizer response that allows the caller into the stage of `method_arn`,
     /// with the tenant in its context. The principal is the user's `sub` (or the tenant id for a
     /// context without a user).
-    pub fn rest_allow(
-        ctx: &TenantContext,
-        method_arn: &str,
-    ) -> ApiGatewayCustomAuthorizerResponse {
+    pub fn rest_allow(ctx: &TenantContext, method_arn: &str) -> ApiGatewayCustomAuthorizerResponse {
         let mut response = ApiGatewayCustomAuthorizerResponse::default();
-        response.principal_id = Some(
-            ctx.subject()
-                .unwrap_or(ctx.tenant_id().as_str())
-                .to_owned(),
-        );
+        response.principal_id = Some(ctx.subject().unwrap_or(ctx.tenant_id().as_str()).to_owned());
         response.policy_document = policy(IamPolicyEffect::Allow, stage_wildcard(method_arn));
         response.context = Value::Object(context(ctx));
         response

@@ -375,7 +375,8 @@ mod tests {
 
     #[test]
     fn booleans_as_json_or_strings() {
-        let c = claims(json!({"a": true, "b": "true", "c": "TRUE", "d": "false", "e": "yes", "f": 1}));
+        let c =
+            claims(json!({"a": true, "b": "true", "c": "TRUE", "d": "false", "e": "yes", "f": 1}));
         assert_eq!(c.boolean("a"), Some(true));
         assert_eq!(c.boolean("b"), Some(true));
         assert_eq!(c.boolean("c"), Some(true));
@@ -388,7 +389,10 @@ mod tests {
     fn debug_hides_values() {
         let c = claims(json!({"email": "ann@example.com"}));
         let shown = format!("{c:?}");
-        assert!(shown.contains("email") && !shown.contains("ann@"), "{shown}");
+        assert!(
+            shown.contains("email") && !shown.contains("ann@"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -66,10 +66,7 @@ impl<T> TenantEnvelope<T> {
                 tier: ctx.tier().as_str().to_owned(),
                 role: ctx.role().as_str().to_owned(),
                 sub: ctx.subject().map(str::to_owned),
-                email: ctx
-                    .user()
-                    .and_then(User::verified_email)
-                    .map(str::to_owned),
+                email: ctx.user().and_then(User::verified_email).map(str::to_owned),
             },
             data,
         }
@@ -143,7 +140,10 @@ mod tests {
         assert_eq!(ctx.tenant_id(), "tenant-b");
         assert_eq!(ctx.tier(), Tier::Premium);
         assert_eq!(ctx.source(), ContextSource::Envelope);
-        assert_eq!(ctx.user().and_then(User::verified_email), Some("b@example.com"));
+        assert_eq!(
+            ctx.user().and_then(User::verified_email),
+            Some("b@example.com")
+        );
         let again = TenantEnvelope::new(&ctx, data);
         assert_eq!(again.tenant.id, "tenant-b");
     }

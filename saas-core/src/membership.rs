@@ -164,9 +164,11 @@ impl TokenMemberships {
             None => return Ok(None),
             Some(Value::Object(map)) => map,
             Some(Value::String(s)) => {
-                parsed = serde_json::from_str::<Value>(s)
-                    .map_err(|_| invalid("not a JSON object"))?;
-                parsed.as_object().ok_or_else(|| invalid("not a JSON object"))?
+                parsed =
+                    serde_json::from_str::<Value>(s).map_err(|_| invalid("not a JSON object"))?;
+                parsed
+                    .as_object()
+                    .ok_or_else(|| invalid("not a JSON object"))?
             }
             Some(_) => return Err(invalid("not a JSON object")),
         };

@@ -83,7 +83,9 @@ impl fmt::Debug for TenantResolver {
 
 /// A resolver was configured with no source of identity.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a tenant resolver needs a source: bearer(..), api_gateway_authorizer() or lambda_tenant_only()")]
+#[error(
+    "a tenant resolver needs a source: bearer(..), api_gateway_authorizer() or lambda_tenant_only()"
+)]
 pub struct NoSourceError;
 
 impl TenantResolver {
@@ -143,7 +145,10 @@ impl TenantResolver {
         parts: &Parts,
     ) -> Result<Option<(Identity, &ClaimMapping)>, TenantRejection> {
         let inner = &*self.0;
-        #[cfg(all(feature = "lambda-http", any(feature = "apigw-v1", feature = "apigw-v2")))]
+        #[cfg(all(
+            feature = "lambda-http",
+            any(feature = "apigw-v1", feature = "apigw-v2")
+        ))]
         if inner.api_gateway
             && let Some(authorizer) = request_authorizer(parts)
             && let Some(found) = crate::extract::authorizer_identity(authorizer, &inner.mapping)?
@@ -179,7 +184,10 @@ impl TenantResolver {
     }
 }
 
-#[cfg(all(feature = "lambda-http", any(feature = "apigw-v1", feature = "apigw-v2")))]
+#[cfg(all(
+    feature = "lambda-http",
+    any(feature = "apigw-v1", feature = "apigw-v2")
+))]
 fn request_authorizer(
     parts: &Parts,
 ) -> Option<&aws_lambda_events::apigw::ApiGatewayRequestAuthorizer> {
@@ -229,9 +237,7 @@ pub fn path_segment(
         if segments.next() != Some(prefix) {
             return None;
         }
-        segments
-            .nth(index.checked_sub(1)?)
-            .map(str::to_owned)
+        segments.nth(index.checked_sub(1)?).map(str::to_owned)
     }
 }
 

@@ -129,7 +129,13 @@ impl TestContextBuilder {
                 ContextSource::Test,
             )
         });
-        TenantContext::with_source(self.tenant, self.role, self.tier, identity, ContextSource::Test)
+        TenantContext::with_source(
+            self.tenant,
+            self.role,
+            self.tier,
+            identity,
+            ContextSource::Test,
+        )
     }
 }
 
@@ -276,7 +282,9 @@ impl Drop for TestIssuer {
 
 impl std::fmt::Debug for TestIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestIssuer").field("iss", &self.iss).finish_non_exhaustive()
+        f.debug_struct("TestIssuer")
+            .field("iss", &self.iss)
+            .finish_non_exhaustive()
     }
 }
 
@@ -372,7 +380,11 @@ impl TestIssuer {
 
     /// Removes the oldest key from the JWKS (it can no longer verify anything after a refresh).
     pub fn retire_oldest(&self) {
-        let mut keys = self.state.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut keys = self
+            .state
+            .keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if keys.len() > 1 {
             keys.pop_front();
         }
@@ -457,7 +469,9 @@ pub struct TokenBuilder {
 
 impl std::fmt::Debug for TokenBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenBuilder").field("claims", &self.claims).finish_non_exhaustive()
+        f.debug_struct("TokenBuilder")
+            .field("claims", &self.claims)
+            .finish_non_exhaustive()
     }
 }
 

@@ -166,7 +166,14 @@ mod tests {
             assert_eq!(role.as_str().parse::<Role>(), Ok(*role));
         }
         assert_eq!("tenant_viewer".parse::<Role>(), Ok(Role::TenantViewer));
-        for bad in ["", "tenantadmin", "TENANTADMIN", "admin", "TenantAdmin ", "Owner"] {
+        for bad in [
+            "",
+            "tenantadmin",
+            "TENANTADMIN",
+            "admin",
+            "TenantAdmin ",
+            "Owner",
+        ] {
             let err = bad.parse::<Role>().unwrap_err();
             assert_eq!(err.kind(), "role");
             assert_eq!(err.value(), bad);
@@ -189,8 +196,14 @@ mod tests {
 
     #[test]
     fn serde_round_trip() {
-        assert_eq!(serde_json::to_string(&Role::TenantAdmin).unwrap(), "\"TenantAdmin\"");
-        assert_eq!(serde_json::from_str::<Tier>("\"premium\"").unwrap(), Tier::Premium);
+        assert_eq!(
+            serde_json::to_string(&Role::TenantAdmin).unwrap(),
+            "\"TenantAdmin\""
+        );
+        assert_eq!(
+            serde_json::from_str::<Tier>("\"premium\"").unwrap(),
+            Tier::Premium
+        );
         assert!(serde_json::from_str::<Role>("\"root\"").is_err());
     }
 }

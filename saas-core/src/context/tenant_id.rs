@@ -156,7 +156,11 @@ mod tests {
         for id in [
             "a#b", "a/b", "a:b", "a|b", "a.b", "a b", "a\nb", "a\0b", "é", "a%23", "a\"b",
         ] {
-            assert_eq!(TenantId::new(id), Err(TenantIdError::InvalidCharacter), "{id:?}");
+            assert_eq!(
+                TenantId::new(id),
+                Err(TenantIdError::InvalidCharacter),
+                "{id:?}"
+            );
         }
     }
 

@@ -53,7 +53,9 @@ pub(crate) fn authorizer_identity<'m>(
         return Ok(Some(AuthorizerIdentity { identity, mapping }));
     }
     let lambda = &LAMBDA_AUTHORIZER_MAPPING;
-    if authorizer.fields.contains_key(crate::authorizer_response::keys::SUB)
+    if authorizer
+        .fields
+        .contains_key(crate::authorizer_response::keys::SUB)
         || authorizer.fields.contains_key(lambda.tenant())
     {
         let claims: Map<String, Value> = authorizer

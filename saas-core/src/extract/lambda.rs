@@ -8,10 +8,7 @@ use crate::extract::TenantRejection;
 
 /// Checks that `ctx` is for the tenant Lambda runs this invocation for, when Lambda names one
 /// (`Context::tenant_id`, set in tenant-isolation mode). No tenant id from Lambda: `Ok`.
-pub fn check_lambda_tenant(
-    ctx: &TenantContext,
-    lambda: &Context,
-) -> Result<(), TenantRejection> {
+pub fn check_lambda_tenant(ctx: &TenantContext, lambda: &Context) -> Result<(), TenantRejection> {
     match lambda.tenant_id.as_deref() {
         Some(id) if id != ctx.tenant_id().as_str() => Err(TenantRejection::TenantMismatch),
         _ => Ok(()),

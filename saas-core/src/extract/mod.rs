@@ -11,24 +11,24 @@
 //!
 //! Each gives a context or a typed [`TenantRejection`]; none panics on a missing or odd shape.
 
-#[cfg(any(feature = "apigw-v1", feature = "apigw-v2"))]
-mod authorizer;
 #[cfg(feature = "apigw-v1")]
 mod apigw_v1;
 #[cfg(feature = "apigw-v2")]
 mod apigw_v2;
+#[cfg(any(feature = "apigw-v1", feature = "apigw-v2"))]
+mod authorizer;
 #[cfg(feature = "lambda")]
 mod lambda;
 mod rejection;
 
-#[cfg(any(feature = "apigw-v1", feature = "apigw-v2"))]
-pub(crate) use authorizer::authorizer_identity;
-#[cfg(any(feature = "apigw-v1", feature = "apigw-v2"))]
-pub use authorizer::{context_from_authorizer, identity_from_authorizer};
 #[cfg(feature = "apigw-v1")]
 pub use apigw_v1::from_apigw_v1;
 #[cfg(feature = "apigw-v2")]
 pub use apigw_v2::from_apigw_v2;
+#[cfg(any(feature = "apigw-v1", feature = "apigw-v2"))]
+pub(crate) use authorizer::authorizer_identity;
+#[cfg(any(feature = "apigw-v1", feature = "apigw-v2"))]
+pub use authorizer::{context_from_authorizer, identity_from_authorizer};
 #[cfg(feature = "lambda")]
 pub use lambda::{check_lambda_tenant, from_lambda_tenant};
 pub use rejection::TenantRejection;

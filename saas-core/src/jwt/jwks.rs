@@ -194,7 +194,10 @@ impl JwksCache {
             return self.current().get(kid).ok_or(JwtError::UnknownKid);
         }
         let loaded = seen > 0;
-        if state.penalty_until.is_some_and(|until| Instant::now() < until) {
+        if state
+            .penalty_until
+            .is_some_and(|until| Instant::now() < until)
+        {
             return Err(match &state.last_error {
                 Some(e) => JwtError::JwksUnavailable(e.clone()),
                 None if loaded => JwtError::UnknownKid,
@@ -299,8 +302,12 @@ mod tests {
             RSA_JWK,
             r#"{"kty":"oct","kid":"h1","k":"c2VjcmV0"}"#,
             r#"{"kty":"RSA","n":"AQAB","e":"AQAB"}"#,
-            &RSA_JWK.replace("\"r1\"", "\"enc\"").replace("\"sig\"", "\"enc\""),
-            &RSA_JWK.replace("\"r1\"", "\"hs\"").replace("RS256", "HS256"),
+            &RSA_JWK
+                .replace("\"r1\"", "\"enc\"")
+                .replace("\"sig\"", "\"enc\""),
+            &RSA_JWK
+                .replace("\"r1\"", "\"hs\"")
+                .replace("RS256", "HS256"),
             r#"{"kty":"EC","kid":"p521","crv":"P-521","x":"AQAB","y":"AQAB"}"#,
             r#"{"unknown":"shape"}"#,
         ]);

@@ -72,7 +72,12 @@ impl fmt::Debug for JwtVerifier {
         f.debug_struct("JwtVerifier")
             .field(
                 "issuers",
-                &self.0.issuers.iter().map(|i| i.config.iss()).collect::<Vec<_>>(),
+                &self
+                    .0
+                    .issuers
+                    .iter()
+                    .map(|i| i.config.iss())
+                    .collect::<Vec<_>>(),
             )
             .field("leeway", &self.0.leeway)
             .finish_non_exhaustive()
@@ -172,7 +177,11 @@ fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Optio
         None => Ok(None),
         Some(Value::Number(n)) => n
             .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f.floor() as i64))
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.is_finite())
+                    .map(|f| f.floor() as i64)
+            })
             .map(Some)
             .ok_or(JwtError::InvalidClaim(name)),
         Some(_) => Err(JwtError::InvalidClaim(name)),
@@ -419,7 +428,9 @@ impl JwtVerifierBuilder {
                 return Err(ConfigError::Algorithm(format!("{alg:?}")));
             }
             let keys = match &config.jwks {
-                JwksSource::Url(url) => JwksCache::remote(url.clone(), client.clone(), settings.clone()),
+                JwksSource::Url(url) => {
+                    JwksCache::remote(url.clone(), client.clone(), settings.clone())
+                }
                 JwksSource::Static(json) => JwksCache::fixed(
                     KeySet::parse(json.as_bytes()).map_err(ConfigError::Jwks)?,
                     client.clone(),

@@ -108,13 +108,10 @@ where
                         Ok(resolved) => resolved,
                         Err(rejection) => {
                             let status = rejection.status().as_u16();
-                            tracing::info!(
-                                rejection = rejection.kind(),
-                                status,
-                                "request refused"
-                            );
-                            return Poll::Ready(Ok((this.on_rejection)(&rejection)
-                                .map(ResBody::from)));
+                            tracing::info!(rejection = rejection.kind(), status, "request refused");
+                            return Poll::Ready(Ok(
+                                (this.on_rejection)(&rejection).map(ResBody::from)
+                            ));
                         }
                     };
                     if let Some(ctx) = resolved.tenant() {

@@ -34,10 +34,10 @@
 //! # Ok(()) }
 //! ```
 
+mod future;
 #[allow(clippy::module_inception)]
 mod layer;
 mod service;
-mod future;
 
 pub use future::ResponseFuture;
 pub use layer::RequireTenantLayer;
