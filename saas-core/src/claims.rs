@@ -21,6 +21,15 @@ use crate::{Role, TenantId, TenantIdError, Tier, UnknownValue};
 pub struct Claims(Arc<Map<String, Value>>);
 
 impl Claims {
+    #[cfg_attr(
+        not(any(
+            feature = "jwt",
+            feature = "apigw-v1",
+            feature = "apigw-v2",
+            feature = "test-util"
+        )),
+        allow(dead_code)
+    )]
     pub(crate) fn new(map: Map<String, Value>) -> Self {
         Self(Arc::new(map))
     }
@@ -181,6 +190,7 @@ impl Default for ClaimMapping {
 
 /// The context keys a Lambda authorizer built with
 /// [`authorizer_response`](crate::authorizer_response) writes, and the layer reads back.
+#[cfg(any(feature = "apigw-v1", feature = "apigw-v2"))]
 pub(crate) const LAMBDA_AUTHORIZER_MAPPING: ClaimMapping = ClaimMapping {
     tenant: Cow::Borrowed(crate::authorizer_response::keys::TENANT_ID),
     role: Cow::Borrowed(crate::authorizer_response::keys::ROLE),
@@ -252,16 +262,27 @@ impl ClaimMapping {
         &self.tenant
     }
 
+    #[cfg(feature = "lambda")]
     /// The role for a tenant-only context (Lambda's tenant id), if a default is set.
     pub(crate) fn fallback_role(&self) -> Option<Role> {
         self.default_role
     }
 
+    #[cfg(feature = "lambda")]
     /// The tier for a tenant-only context (Lambda's tenant id), if a default is set.
     pub(crate) fn fallback_tier(&self) -> Option<Tier> {
         self.default_tier
     }
 
+    #[cfg_attr(
+        not(any(
+            feature = "jwt",
+            feature = "apigw-v1",
+            feature = "apigw-v2",
+            feature = "test-util"
+        )),
+        allow(dead_code)
+    )]
     /// The caller's identity from verified claims: who it is, not yet which tenant it acts for.
     pub(crate) fn identity(
         &self,

@@ -25,7 +25,10 @@ mod rejection;
 pub use apigw_v1::from_apigw_v1;
 #[cfg(feature = "apigw-v2")]
 pub use apigw_v2::from_apigw_v2;
-#[cfg(any(feature = "apigw-v1", feature = "apigw-v2"))]
+#[cfg(all(
+    feature = "lambda-http",
+    any(feature = "apigw-v1", feature = "apigw-v2")
+))]
 pub(crate) use authorizer::authorizer_identity;
 #[cfg(any(feature = "apigw-v1", feature = "apigw-v2"))]
 pub use authorizer::{context_from_authorizer, identity_from_authorizer};
