@@ -129,11 +129,16 @@ pub(crate) struct FetchSettings {
     pub(crate) max_bytes: usize,
 }
 
-/// One issuer's keys: fetched from a URL, or given offline.
-pub(crate) struct JwksCache {
-    url: Option<String>,
+/// Where and how a remote JWKS is fetched.
+struct Remote {
+    url: String,
     client: reqwest::Client,
     settings: FetchSettings,
+}
+
+/// One issuer's keys: fetched from a URL, or given offline (`remote` is `None`).
+pub(crate) struct JwksCache {
+    remote: Option<Remote>,
     keys: RwLock<Arc<KeySet>>,
     /// Bumped by every successful fetch, so waiters can tell that a fetch happened meanwhile.
     generation: AtomicU64,
@@ -151,21 +156,20 @@ struct FetchState {
 impl JwksCache {
     pub(crate) fn remote(url: String, client: reqwest::Client, settings: FetchSettings) -> Self {
         Self {
-            url: Some(url),
-            client,
-            settings,
+            remote: Some(Remote {
+                url,
+                client,
+                settings,
+            }),
             keys: RwLock::new(Arc::new(KeySet::default())),
             generation: AtomicU64::new(0),
             fetch: tokio::sync::Mutex::new(FetchState::default()),
         }
     }
 
-    pub(crate) fn fixed(keys: KeySet, client: reqwest::Client, settings: FetchSettings) -> Self {
-        // `client` and `settings` are unused without a URL; kept so both constructors agree.
+    pub(crate) fn fixed(keys: KeySet) -> Self {
         Self {
-            url: None,
-            client,
-            settings,
+            remote: None,
             keys: RwLock::new(Arc::new(keys)),
             generation: AtomicU64::new(1),
             fetch: tokio::sync::Mutex::new(FetchState::default()),
@@ -185,7 +189,7 @@ impl JwksCache {
         if let Some(key) = self.current().get(kid) {
             return Ok(key);
         }
-        let Some(url) = &self.url else {
+        let Some(remote) = &self.remote else {
             return Err(JwtError::UnknownKid);
         };
         let mut state = self.fetch.lock().await;
@@ -204,20 +208,20 @@ impl JwksCache {
                 None => JwtError::JwksUnavailable("not fetched yet".into()),
             });
         }
-        match self.fetch_now(url).await {
+        match remote.fetch().await {
             Ok(keys) => {
                 let found = keys.get(kid);
                 self.store(keys);
                 state.last_error = None;
                 state.penalty_until = match found {
                     Some(_) => None,
-                    None => Some(Instant::now() + self.settings.cooldown),
+                    None => Some(Instant::now() + remote.settings.cooldown),
                 };
                 found.ok_or(JwtError::UnknownKid)
             }
             Err(e) => {
-                tracing::warn!(jwks.url = %url, error = %e, "JWKS fetch failed");
-                state.penalty_until = Some(Instant::now() + self.settings.cooldown);
+                tracing::warn!(jwks.url = %remote.url, error = %e, "JWKS fetch failed");
+                state.penalty_until = Some(Instant::now() + remote.settings.cooldown);
                 state.last_error = Some(e.clone());
                 Err(JwtError::JwksUnavailable(e))
             }
@@ -227,7 +231,7 @@ impl JwksCache {
     /// Fetches now (pre-warm at init), unless another fetch is under way, in which case its result
     /// is used.
     pub(crate) async fn refresh(&self) -> Result<usize, JwtError> {
-        let Some(url) = &self.url else {
+        let Some(remote) = &self.remote else {
             return Ok(self.current().len());
         };
         let seen = self.generation.load(Ordering::Acquire);
@@ -235,7 +239,7 @@ impl JwksCache {
         if self.generation.load(Ordering::Acquire) != seen {
             return Ok(self.current().len());
         }
-        match self.fetch_now(url).await {
+        match remote.fetch().await {
             Ok(keys) => {
                 let n = keys.len();
                 self.store(keys);
@@ -243,7 +247,7 @@ impl JwksCache {
                 Ok(n)
             }
             Err(e) => {
-                state.penalty_until = Some(Instant::now() + self.settings.cooldown);
+                state.penalty_until = Some(Instant::now() + remote.settings.cooldown);
                 state.last_error = Some(e.clone());
                 Err(JwtError::JwksUnavailable(e))
             }
@@ -254,12 +258,14 @@ impl JwksCache {
         *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
+}
 
-    async fn fetch_now(&self, url: &str) -> Result<KeySet, String> {
-        tracing::debug!(jwks.url = %url, "fetching JWKS");
+impl Remote {
+    async fn fetch(&self) -> Result<KeySet, String> {
+        tracing::debug!(jwks.url = %self.url, "fetching JWKS");
         let mut response = self
             .client
-            .get(url)
+            .get(&self.url)
             .header(http::header::ACCEPT, "application/json")
             .send()
             .await

@@ -431,11 +431,9 @@ impl JwtVerifierBuilder {
                 JwksSource::Url(url) => {
                     JwksCache::remote(url.clone(), client.clone(), settings.clone())
                 }
-                JwksSource::Static(json) => JwksCache::fixed(
-                    KeySet::parse(json.as_bytes()).map_err(ConfigError::Jwks)?,
-                    client.clone(),
-                    settings.clone(),
-                ),
+                JwksSource::Static(json) => {
+                    JwksCache::fixed(KeySet::parse(json.as_bytes()).map_err(ConfigError::Jwks)?)
+                }
             };
             issuers.push(TrustedIssuer { config, keys });
         }
