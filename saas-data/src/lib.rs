@@ -1,4 +1,29 @@
-//! Tenant data partitioning over DynamoDB (pool, silo, tier-based mixes) with an embedded backend.
-//!
-//! Not built yet: this crate holds no API until its issue (#3) lands. It is a workspace member
-//! now so that the workspace layout, lints and CI cover it from the start.
+//! Tenant data partitioning over DynamoDB: pool, silo and tier-based mixes, with an embedded
+//! backend of the same semantics.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// Temporary while the crate is assembled (issue #3).
+#![allow(dead_code)]
+
+mod backend;
+mod cursor;
+mod error;
+mod expr;
+mod item;
+pub mod key;
+mod query;
+pub mod usage;
+
+#[doc(inline)]
+pub use backend::Backend;
+#[doc(inline)]
+pub use error::{BoxError, Error, Result};
+#[doc(inline)]
+pub use expr::{Condition, MAX_ATTRIBUTE_NAME_LEN, Update};
+#[doc(inline)]
+pub use item::{MAX_ITEM_SIZE, RESERVED_ATTRIBUTES, Record};
+#[doc(inline)]
+pub use key::{Key, KeyError};
+#[doc(inline)]
+pub use query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, Query};
+#[doc(inline)]
+pub use usage::{Capacity, Operation, Usage, UsageHook};
