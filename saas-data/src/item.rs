@@ -102,7 +102,17 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
     value: &T,
     version: u64,
 ) -> Result<Item> {
-    let mut item = to_attributes(value)?;
+    finish(to_attributes(value)?, ns, shard, key, version)
+}
+
+/// Adds the key, owner and version attributes to serialized attributes, and checks the size.
+pub(crate) fn finish(
+    mut item: Item,
+    ns: &Namespace,
+    shard: u16,
+    key: &Key,
+    version: u64,
+) -> Result<Item> {
     item.insert(
         PK.to_owned(),
         AttributeValue::S(ns.physical_pk(shard, key.partition())),

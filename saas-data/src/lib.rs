@@ -8,9 +8,16 @@ mod backend;
 mod cursor;
 mod error;
 mod expr;
+#[cfg(feature = "test-util")]
+pub mod isolation;
 mod item;
 pub mod key;
 mod query;
+mod registry;
+mod scope;
+mod silo;
+mod store;
+mod transaction;
 pub mod usage;
 
 #[doc(inline)]
@@ -25,5 +32,15 @@ pub use item::{MAX_ITEM_SIZE, RESERVED_ATTRIBUTES, Record};
 pub use key::{Key, KeyError};
 #[doc(inline)]
 pub use query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, Query};
+#[doc(inline)]
+pub use registry::{Onboard, Placement, Registry, TenantRecord, TenantStatus, TierPolicy};
+#[doc(inline)]
+pub use scope::{DataScope, Delete, Get, Put, UpdateItem};
+#[doc(inline)]
+pub use silo::{Provisioner, TableNames};
+#[doc(inline)]
+pub use store::{DataStore, DataStoreBuilder, SystemAccess};
+#[doc(inline)]
+pub use transaction::Transaction;
 #[doc(inline)]
 pub use usage::{Capacity, Operation, Usage, UsageHook};
