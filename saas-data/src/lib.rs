@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 mod backend;
+#[cfg(feature = "tenant-credentials")]
+pub mod credentials;
 mod cursor;
 mod error;
 mod expr;
