@@ -21,6 +21,8 @@ use crate::usage::{Capacity, Operation, Totals, Usage};
 
 mod batch;
 mod paging;
+#[cfg(test)]
+mod tests;
 
 /// How many times an upsert re-reads and retries when another writer changed the item between
 /// its read and its write.
