@@ -361,3 +361,29 @@ async fn usage_is_reported_with_the_tenant() {
     assert_eq!(seen[2].2, Capacity::new(1.0, 0.0));
     assert_eq!(data.consumed(), Capacity::new(1.5, 3.0));
 }
+
+/// Every future a handler awaits is `Send`, so the scope works inside axum and Lambda handlers.
+#[test]
+fn futures_are_send() {
+    fn send<T: Send>(_: T) {}
+    let store = DataStore::builder(Backend::in_memory()).pool("t").build().unwrap();
+    let data = store.scope(&ctx("a"));
+    let k = Key::new("p", "1").unwrap();
+    let todo = Todo { title: "x".into() };
+    send(std::future::IntoFuture::into_future(data.get::<Todo>(&k)));
+    send(std::future::IntoFuture::into_future(data.put(&k, &todo)));
+    send(std::future::IntoFuture::into_future(
+        data.update::<Todo>(&k, crate::Update::new().set("title", "y")),
+    ));
+    send(std::future::IntoFuture::into_future(data.delete(&k)));
+    send(data.query::<Todo>(Query::partition("p")));
+    send(data.batch_get::<Todo>(std::slice::from_ref(&k)));
+    send(data.batch_put(&[(k.clone(), todo.clone())]));
+    send(data.batch_delete(std::slice::from_ref(&k)));
+    send(store.transaction().create(&data, &k, &todo).commit());
+    let registry = store.system("test").registry();
+    send(std::future::IntoFuture::into_future(
+        registry.onboard(&"a".parse().unwrap(), saas_core::Tier::Basic),
+    ));
+    send(store.provisioner().create_table("t"));
+}
