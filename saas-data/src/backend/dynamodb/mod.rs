@@ -10,6 +10,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::client::customize::CustomizableOperation;
+use aws_sdk_dynamodb::config::Builder as ConfigBuilder;
 use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, ConditionCheck, Delete, DeleteRequest as SdkDeleteRequest,
@@ -67,10 +69,12 @@ impl Backend {
 #[cfg(feature = "tenant-credentials")]
 impl Backend {
     /// DynamoDB with tenant-scoped credentials (defense in depth): every call on a tenant's keys
-    /// uses a client bound to that tenant's STS session
-    /// ([`TenantCredentials::dynamodb_client`](crate::credentials::TenantCredentials::dynamodb_client)
-    /// on `client`'s configuration), chosen from the partition keys the call actually sends.
-    /// System items and table management use `client`.
+    /// is signed with that tenant's STS session
+    /// ([`TenantCredentials::credentials`](crate::credentials::TenantCredentials::credentials),
+    /// cached per tenant), chosen from the partition keys the call actually sends, so DynamoDB
+    /// itself refuses any other tenant's keys. Calls still go through `client` (one connection
+    /// pool, its retry and timeout settings); only their credentials change. System items and
+    /// table management use `client`'s own credentials.
     ///
     /// One call carries one owner's keys: a batch or transaction that mixes tenants, or a tenant
     /// and system items, fails with [`Error::InvalidRequest`] before anything is sent.
@@ -122,38 +126,41 @@ impl fmt::Debug for DynamoDb {
 }
 
 impl DynamoDb {
-    /// The client for a call that sends these partition keys: the base client, or with tenant
-    /// credentials, the one bound to the keys' owner.
-    async fn client_for<'a>(
+    /// The configuration override for a call that sends these partition keys: none, or with
+    /// tenant credentials, the keys' owner's credentials (system keys: none).
+    ///
+    /// The call still goes through the one shared client (its connection pool, retries and
+    /// timeouts); only the identity it signs with changes.
+    async fn call_config<'a>(
         &self,
         pks: impl IntoIterator<Item = &'a str>,
-    ) -> Result<Client, Error> {
+    ) -> Result<Option<ConfigBuilder>, Error> {
         #[cfg(feature = "tenant-credentials")]
         if let Some(credentials) = &self.credentials {
-            return match owner(pks)? {
-                Some(tenant) => {
-                    let tenant = saas_core::TenantId::new(tenant)
-                        .map_err(|_| Error::internal("a parsed tenant id is not valid"))?;
-                    credentials
-                        .dynamodb_client(self.client.config(), &tenant)
-                        .await
-                }
-                None => Ok(self.client.clone()),
+            let Some(tenant) = owner(pks)? else {
+                return Ok(None);
             };
+            let tenant = saas_core::TenantId::new(tenant)
+                .map_err(|_| Error::internal("a parsed tenant id is not valid"))?;
+            let session = credentials.credentials(&tenant).await?;
+            return Ok(Some(ConfigBuilder::default().credentials_provider(session)));
         }
         #[cfg(not(feature = "tenant-credentials"))]
         let _ = pks;
-        Ok(self.client.clone())
+        Ok(None)
     }
 
     async fn get_item(&self, req: GetRequest) -> BackendResult<Option<Item>> {
-        let client = self.client_for([req.key.pk.as_str()]).await?;
-        let out = client
+        let config = self.call_config([req.key.pk.as_str()]).await?;
+        let out = self
+            .client
             .get_item()
             .table_name(&*req.table)
             .set_key(Some(to_sdk_key(&req.key)))
             .consistent_read(req.consistent)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .customize()
+            .scoped(config)
             .send()
             .await
             .map_err(sdk_error)?;
@@ -163,11 +170,12 @@ impl DynamoDb {
     }
 
     async fn put_item(&self, req: PutRequest) -> BackendResult<()> {
-        let client = self
-            .client_for([pk_of(&req.item).unwrap_or_default()])
+        let config = self
+            .call_config([pk_of(&req.item).unwrap_or_default()])
             .await?;
         let expr = render(None, req.condition.as_ref())?;
-        let out = client
+        let out = self
+            .client
             .put_item()
             .table_name(&*req.table)
             .set_item(Some(to_sdk_item(req.item)))
@@ -176,6 +184,8 @@ impl DynamoDb {
             .set_expression_attribute_values(expr.values)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .customize()
+            .scoped(config)
             .send()
             .await
             .map_err(write_error)?;
@@ -186,9 +196,10 @@ impl DynamoDb {
     }
 
     async fn update_item(&self, req: UpdateRequest) -> BackendResult<Item> {
-        let client = self.client_for([req.key.pk.as_str()]).await?;
+        let config = self.call_config([req.key.pk.as_str()]).await?;
         let expr = render(Some(&req.actions), req.condition.as_ref())?;
-        let out = client
+        let out = self
+            .client
             .update_item()
             .table_name(&*req.table)
             .set_key(Some(to_sdk_key(&req.key)))
@@ -199,6 +210,8 @@ impl DynamoDb {
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .customize()
+            .scoped(config)
             .send()
             .await
             .map_err(write_error)?;
@@ -213,9 +226,10 @@ impl DynamoDb {
     }
 
     async fn delete_item(&self, req: DeleteRequest) -> BackendResult<()> {
-        let client = self.client_for([req.key.pk.as_str()]).await?;
+        let config = self.call_config([req.key.pk.as_str()]).await?;
         let expr = render(None, req.condition.as_ref())?;
-        let out = client
+        let out = self
+            .client
             .delete_item()
             .table_name(&*req.table)
             .set_key(Some(to_sdk_key(&req.key)))
@@ -224,6 +238,8 @@ impl DynamoDb {
             .set_expression_attribute_values(expr.values)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .customize()
+            .scoped(config)
             .send()
             .await
             .map_err(write_error)?;
@@ -234,7 +250,7 @@ impl DynamoDb {
     }
 
     async fn query_items(&self, req: QueryRequest) -> BackendResult<QueryOutput> {
-        let client = self.client_for([req.pk.as_str()]).await?;
+        let config = self.call_config([req.pk.as_str()]).await?;
         let kc = key_condition(&req.pk, &req.sort);
         let start = req.start_after.map(|sk| {
             to_sdk_key(&super::PhysKey {
@@ -242,7 +258,8 @@ impl DynamoDb {
                 sk,
             })
         });
-        let out = client
+        let out = self
+            .client
             .query()
             .table_name(&*req.table)
             .key_condition_expression(kc.expression)
@@ -253,6 +270,8 @@ impl DynamoDb {
             .consistent_read(req.consistent)
             .set_exclusive_start_key(start)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .customize()
+            .scoped(config)
             .send()
             .await
             .map_err(sdk_error)?;
@@ -285,18 +304,21 @@ impl DynamoDb {
                 capacity: Capacity::default(),
             });
         }
-        let client = self
-            .client_for(req.keys.iter().map(|k| k.pk.as_str()))
+        let config = self
+            .call_config(req.keys.iter().map(|k| k.pk.as_str()))
             .await?;
         let keys = KeysAndAttributes::builder()
             .set_keys(Some(req.keys.iter().map(to_sdk_key).collect()))
             .consistent_read(req.consistent)
             .build()
             .map_err(build_error)?;
-        let out = client
+        let out = self
+            .client
             .batch_get_item()
             .request_items(&*req.table, keys)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .customize()
+            .scoped(config)
             .send()
             .await
             .map_err(sdk_error)?;
@@ -329,8 +351,8 @@ impl DynamoDb {
                 capacity: Capacity::default(),
             });
         }
-        let client = self
-            .client_for(req.writes.iter().map(|w| match w {
+        let config = self
+            .call_config(req.writes.iter().map(|w| match w {
                 BatchWrite::Put(item) => pk_of(item).unwrap_or_default(),
                 BatchWrite::Delete(key) => key.pk.as_str(),
             }))
@@ -340,10 +362,13 @@ impl DynamoDb {
             .into_iter()
             .map(write_request)
             .collect::<Result<Vec<_>, _>>()?;
-        let out = client
+        let out = self
+            .client
             .batch_write_item()
             .request_items(&*req.table, requests)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .customize()
+            .scoped(config)
             .send()
             .await
             .map_err(sdk_error)?;
@@ -368,16 +393,19 @@ impl DynamoDb {
         if actions.is_empty() {
             return Err(Error::invalid_request("a transaction needs at least one action").into());
         }
-        let client = self.client_for(actions.iter().map(action_pk)).await?;
+        let config = self.call_config(actions.iter().map(action_pk)).await?;
         let tables: Vec<Arc<str>> = actions.iter().map(|a| a.table().clone()).collect();
         let items = actions
             .into_iter()
             .map(transact_item)
             .collect::<Result<Vec<_>, _>>()?;
-        let out = client
+        let out = self
+            .client
             .transact_write_items()
             .set_transact_items(Some(items))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .customize()
+            .scoped(config)
             .send()
             .await
             .map_err(transaction_error)?;
@@ -502,6 +530,20 @@ impl RawBackend for DynamoDb {
     fn table_state(&self, table: &str) -> BoxFuture<'_, Result<TableState, Error>> {
         let span = debug_span!("dynamodb.table_state", table);
         Box::pin(self.state(table.to_owned()).instrument(span))
+    }
+}
+
+/// Sends an operation with a call's configuration override.
+trait Scoped {
+    fn scoped(self, config: Option<ConfigBuilder>) -> Self;
+}
+
+impl<T, E, B> Scoped for CustomizableOperation<T, E, B> {
+    fn scoped(self, config: Option<ConfigBuilder>) -> Self {
+        match config {
+            Some(config) => self.config_override(config),
+            None => self,
+        }
     }
 }
 

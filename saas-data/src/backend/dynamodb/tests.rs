@@ -532,6 +532,33 @@ async fn item_size_limit() {
 }
 
 #[tokio::test]
+async fn queries_stop_at_one_megabyte() {
+    let Some((backend, table)) = setup("mb").await else {
+        return;
+    };
+    // Under moto's own item limit (405,000 bytes, DynamoDB's is 409,600).
+    let big = s(&"x".repeat(390_000));
+    for sk in ["1", "2", "3"] {
+        put(&backend, &table, item("t#p", sk, &[("x", big.clone())]), None).await;
+    }
+    let mut q = query(&table, "t#p", SortCondition::All);
+    let mut seen = Vec::new();
+    loop {
+        let page = backend.0.query(q.clone()).await.unwrap().value;
+        assert!(page.items.len() < 3, "a page over 1 MB");
+        seen.extend(sorts(&page.items));
+        match page.last_sort {
+            Some(last) => {
+                assert_eq!(seen.last(), Some(&last));
+                q.start_after = Some(last);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["1", "2", "3"]);
+}
+
+#[tokio::test]
 async fn missing_table_is_unavailable() {
     let Some(endpoint) = endpoint() else { return };
     let backend = Backend::dynamodb(Client::from_conf(config(&endpoint)));
@@ -670,8 +697,45 @@ async fn capacity_is_reported() {
 
 #[cfg(feature = "tenant-credentials")]
 mod tenant_credentials {
+    use std::sync::Mutex;
+
+    use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+    use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+
     use super::*;
     use crate::credentials::TenantCredentials;
+
+    /// Records the access key id each request is signed with.
+    #[derive(Debug, Clone, Default)]
+    struct Signers(Arc<Mutex<Vec<String>>>);
+
+    impl Signers {
+        fn take(&self) -> Vec<String> {
+            std::mem::take(&mut *self.0.lock().unwrap())
+        }
+    }
+
+    impl Intercept for Signers {
+        fn name(&self) -> &'static str {
+            "Signers"
+        }
+
+        fn read_before_transmit(
+            &self,
+            context: &BeforeTransmitInterceptorContextRef<'_>,
+            _: &RuntimeComponents,
+            _: &mut ConfigBag,
+        ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+            let auth = context.request().headers().get("authorization").unwrap_or_default();
+            let key = auth
+                .split("Credential=")
+                .nth(1)
+                .and_then(|rest| rest.split('/').next())
+                .unwrap_or_default();
+            self.0.lock().unwrap().push(key.to_owned());
+            Ok(())
+        }
+    }
 
     #[test]
     fn one_owner_per_call() {
@@ -689,10 +753,11 @@ mod tenant_credentials {
         assert!(matches!(owner(["a#x", ""]), Err(Error::InvalidRequest(_))));
     }
 
-    /// moto does not enforce session policies: this proves the plumbing (a per-tenant client
-    /// is built and works, system items use the base client, mixed calls are refused).
+    /// moto does not enforce session policies: this proves the plumbing (tenant calls are signed
+    /// with the tenant's session, system and admin calls with the base credentials, mixed calls
+    /// are refused before anything is sent).
     #[tokio::test]
-    async fn tenant_clients_work_and_mixed_calls_are_refused() {
+    async fn tenant_calls_are_signed_with_the_tenants_session() {
         let Some(endpoint) = endpoint() else { return };
         let sts = aws_sdk_sts::Client::from_conf(
             aws_sdk_sts::Config::builder()
@@ -710,15 +775,41 @@ mod tenant_credentials {
                 .table_arn(format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}"))
                 .build()
                 .unwrap();
-        let backend = Backend::dynamodb_with_tenant_credentials(
-            Client::from_conf(config(&endpoint)),
-            credentials,
+        let a_key = credentials
+            .credentials(&"tenant-a".parse().unwrap())
+            .await
+            .unwrap()
+            .access_key_id()
+            .to_owned();
+        let b_key = credentials
+            .credentials(&"tenant-b".parse().unwrap())
+            .await
+            .unwrap()
+            .access_key_id()
+            .to_owned();
+        assert_ne!(a_key, b_key);
+        let signers = Signers::default();
+        let client = Client::from_conf(
+            config(&endpoint)
+                .to_builder()
+                .interceptor(signers.clone())
+                .build(),
         );
+        let backend = Backend::dynamodb_with_tenant_credentials(client, credentials);
         let raw = &backend.0;
         raw.create_table(&table).await.unwrap();
         put(&backend, &table, item("tenant-a#p", "1", &[]), None).await;
+        put(&backend, &table, item("tenant-b.2#p", "1", &[]), None).await;
         put(&backend, &table, item("#system#p", "1", &[]), None).await;
         assert!(get(&backend, &table, key("tenant-a#p", "1")).await.is_some());
+        raw.query(query(&table, "tenant-b#p", SortCondition::All))
+            .await
+            .unwrap();
+        let base = "testing".to_owned();
+        assert_eq!(
+            signers.take(),
+            [&base, &a_key, &b_key, &base, &a_key, &b_key].map(String::clone)
+        );
         let err = raw
             .batch_get(BatchGetRequest {
                 table: table.clone(),
@@ -746,5 +837,7 @@ mod tenant_credentials {
         assert!(matches!(err, BackendError::Other(Error::InvalidRequest(_))), "{err:?}");
         assert_eq!(get(&backend, &table, key("tenant-a#p", "2")).await, None);
         raw.delete_table(&table).await.unwrap();
+        // The refused calls sent nothing.
+        assert_eq!(signers.take(), [&a_key, &base].map(String::clone));
     }
 }
