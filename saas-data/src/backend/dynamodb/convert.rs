@@ -36,11 +36,17 @@ fn from_sdk_value(value: SdkValue) -> Result<AttributeValue, Error> {
         SdkValue::Ss(ss) => AttributeValue::Ss(ss),
         SdkValue::Ns(ns) => AttributeValue::Ns(ns),
         SdkValue::Bs(bs) => AttributeValue::Bs(bs.into_iter().map(|b| b.into_inner()).collect()),
-        SdkValue::L(l) => {
-            AttributeValue::L(l.into_iter().map(from_sdk_value).collect::<Result<_, _>>()?)
-        }
+        SdkValue::L(l) => AttributeValue::L(
+            l.into_iter()
+                .map(from_sdk_value)
+                .collect::<Result<_, _>>()?,
+        ),
         SdkValue::M(m) => AttributeValue::M(from_sdk_item(m)?),
-        _ => return Err(Error::internal("DynamoDB returned an unknown attribute type")),
+        _ => {
+            return Err(Error::internal(
+                "DynamoDB returned an unknown attribute type",
+            ));
+        }
     })
 }
 
@@ -59,7 +65,9 @@ pub(super) fn from_sdk_key(key: &SdkItem) -> Result<PhysKey, Error> {
             pk: pk.clone(),
             sk: sk.clone(),
         }),
-        _ => Err(Error::internal("DynamoDB returned a key without string _pk and _sk")),
+        _ => Err(Error::internal(
+            "DynamoDB returned a key without string _pk and _sk",
+        )),
     }
 }
 
@@ -98,9 +106,9 @@ pub(super) fn capacity(consumed: Option<&ConsumedCapacity>, charge: Charge) -> C
 
 /// The sum of a batch call's `ConsumedCapacity` list.
 pub(super) fn total(consumed: &[ConsumedCapacity], charge: Charge) -> Capacity {
-    consumed
-        .iter()
-        .fold(Capacity::default(), |sum, c| sum + capacity(Some(c), charge))
+    consumed.iter().fold(Capacity::default(), |sum, c| {
+        sum + capacity(Some(c), charge)
+    })
 }
 
 /// One capacity per action of a transaction on `tables` (one entry per action): DynamoDB
@@ -140,12 +148,21 @@ mod tests {
             ("b".to_owned(), AttributeValue::B(vec![0, 255])),
             ("t".to_owned(), AttributeValue::Bool(true)),
             ("z".to_owned(), AttributeValue::Null(true)),
-            ("ss".to_owned(), AttributeValue::Ss(vec!["a".into(), "b".into()])),
-            ("ns".to_owned(), AttributeValue::Ns(vec!["1".into(), "2".into()])),
+            (
+                "ss".to_owned(),
+                AttributeValue::Ss(vec!["a".into(), "b".into()]),
+            ),
+            (
+                "ns".to_owned(),
+                AttributeValue::Ns(vec!["1".into(), "2".into()]),
+            ),
             ("bs".to_owned(), AttributeValue::Bs(vec![vec![1], vec![2]])),
             (
                 "l".to_owned(),
-                AttributeValue::L(vec![AttributeValue::N("1".into()), AttributeValue::S("x".into())]),
+                AttributeValue::L(vec![
+                    AttributeValue::N("1".into()),
+                    AttributeValue::S("x".into()),
+                ]),
             ),
             (
                 "m".to_owned(),
@@ -186,7 +203,10 @@ mod tests {
             .read_capacity_units(1.0)
             .write_capacity_units(2.0)
             .build();
-        assert_eq!(capacity(Some(&split), Charge::Read), Capacity::new(1.0, 2.0));
+        assert_eq!(
+            capacity(Some(&split), Charge::Read),
+            Capacity::new(1.0, 2.0)
+        );
         assert_eq!(
             total(&[consumed("a", 1.0), consumed("b", 0.5)], Charge::Read),
             Capacity::new(1.5, 0.0)

@@ -55,7 +55,8 @@ pub(super) fn classify(code: Option<&str>, message: Option<&str>, status: Option
 
 /// Whether a validation message is DynamoDB's "item too large".
 fn is_item_size(message: &str) -> bool {
-    message.contains("Item size has exceeded") || message.contains("Item size to update has exceeded")
+    message.contains("Item size has exceeded")
+        || message.contains("Item size to update has exceeded")
 }
 
 /// The crate's error for a class, keeping `source` where the variant has one.
@@ -120,7 +121,9 @@ pub(super) fn code<E: ProvideErrorMetadata>(err: &SdkError<E>) -> Option<&str> {
 }
 
 /// Operation errors that can carry a failed condition.
-pub(super) trait ConditionalError: ProvideErrorMetadata + StdError + Send + Sync + 'static {
+pub(super) trait ConditionalError:
+    ProvideErrorMetadata + StdError + Send + Sync + 'static
+{
     fn condition_failed(&self) -> Option<&ConditionalCheckFailedException>;
 }
 
@@ -142,7 +145,9 @@ conditional_error!(PutItemError, UpdateItemError, DeleteItemError);
 /// A failed put, update or delete: a failed condition with the stored item
 /// (`ReturnValuesOnConditionCheckFailure = ALL_OLD`), or another error.
 pub(super) fn write_error<E: ConditionalError>(err: SdkError<E>) -> BackendError {
-    let failed = err.as_service_error().and_then(ConditionalError::condition_failed);
+    let failed = err
+        .as_service_error()
+        .and_then(ConditionalError::condition_failed);
     match failed {
         Some(e) => match e.item.clone().map(from_sdk_item).transpose() {
             Ok(old) => BackendError::ConditionFailed { old },
@@ -166,7 +171,10 @@ pub(super) fn transaction_error(err: SdkError<TransactWriteItemsError>) -> Backe
 /// throttling; anything else is internal.
 pub(super) fn cancelled(reasons: Vec<CancellationReason>) -> BackendError {
     let code = |r: &CancellationReason| r.code.clone().unwrap_or_default();
-    if let Some(index) = reasons.iter().position(|r| code(r) == "ConditionalCheckFailed") {
+    if let Some(index) = reasons
+        .iter()
+        .position(|r| code(r) == "ConditionalCheckFailed")
+    {
         let item = reasons.into_iter().nth(index).and_then(|r| r.item);
         return match item.map(from_sdk_item).transpose() {
             Ok(old) => BackendError::TransactionConditionFailed { index, old },
@@ -176,7 +184,8 @@ pub(super) fn cancelled(reasons: Vec<CancellationReason>) -> BackendError {
     let codes: Vec<String> = reasons.iter().map(code).collect();
     let has = |c: &str| codes.iter().any(|x| x == c);
     let too_large = reasons.iter().any(|r| {
-        r.code.as_deref() == Some("ValidationError") && r.message.as_deref().is_some_and(is_item_size)
+        r.code.as_deref() == Some("ValidationError")
+            && r.message.as_deref().is_some_and(is_item_size)
     });
     let class = if too_large {
         Class::ItemTooLarge
@@ -329,7 +338,10 @@ mod tests {
             400,
         )) {
             BackendError::ConditionFailed { old: Some(old) } => {
-                assert_eq!(old.get("_version"), Some(&serde_dynamo::AttributeValue::N("3".into())));
+                assert_eq!(
+                    old.get("_version"),
+                    Some(&serde_dynamo::AttributeValue::N("3".into()))
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -362,7 +374,10 @@ mod tests {
             .set_item(Some(old_item()))
             .build();
         match cancelled(vec![reason("None", None), reason("None", None), with_item]) {
-            BackendError::TransactionConditionFailed { index: 2, old: Some(old) } => {
+            BackendError::TransactionConditionFailed {
+                index: 2,
+                old: Some(old),
+            } => {
                 assert!(old.contains_key("_version"));
             }
             other => panic!("{other:?}"),
@@ -372,10 +387,16 @@ mod tests {
                 reason("TransactionConflict", None),
                 reason("ConditionalCheckFailed", None)
             ]),
-            BackendError::TransactionConditionFailed { index: 1, old: None }
+            BackendError::TransactionConditionFailed {
+                index: 1,
+                old: None
+            }
         ));
         assert!(matches!(
-            cancelled(vec![reason("None", None), reason("TransactionConflict", None)]),
+            cancelled(vec![
+                reason("None", None),
+                reason("TransactionConflict", None)
+            ]),
             BackendError::Other(Error::Throttled(_))
         ));
         assert!(matches!(
@@ -410,7 +431,10 @@ mod tests {
                 TransactWriteItemsError::TransactionCanceledException(cancel),
                 400
             )),
-            BackendError::TransactionConditionFailed { index: 1, old: None }
+            BackendError::TransactionConditionFailed {
+                index: 1,
+                old: None
+            }
         ));
         let meta = ErrorMetadata::builder()
             .code("ValidationException")

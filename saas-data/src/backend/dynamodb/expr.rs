@@ -13,6 +13,11 @@ use crate::expr::{Cond, UpdateAction};
 use crate::item::{PK, SK};
 use crate::query::SortCondition;
 
+/// `ExpressionAttributeNames`: placeholder to name.
+pub(super) type Names = HashMap<String, String>;
+/// `ExpressionAttributeValues`: placeholder to value.
+pub(super) type Values = HashMap<String, SdkValue>;
+
 /// The expressions of one write request and the placeholders they share.
 #[derive(Debug, Default, PartialEq)]
 pub(super) struct Rendered {
@@ -21,9 +26,9 @@ pub(super) struct Rendered {
     /// `ConditionExpression`.
     pub(super) condition: Option<String>,
     /// `ExpressionAttributeNames` (`None` when empty: DynamoDB refuses an empty map).
-    pub(super) names: Option<HashMap<String, String>>,
+    pub(super) names: Option<Names>,
     /// `ExpressionAttributeValues` (`None` when empty).
-    pub(super) values: Option<HashMap<String, SdkValue>>,
+    pub(super) values: Option<Values>,
 }
 
 /// Renders an update (if any) and a condition (if any) with one set of placeholders.
@@ -47,8 +52,8 @@ pub(super) fn render(
 #[derive(Debug, PartialEq)]
 pub(super) struct KeyCondition {
     pub(super) expression: String,
-    pub(super) names: HashMap<String, String>,
-    pub(super) values: HashMap<String, SdkValue>,
+    pub(super) names: Names,
+    pub(super) values: Values,
 }
 
 /// `_pk = pk` and the sort condition on `_sk` (`All` and an empty prefix select every item).
@@ -108,19 +113,14 @@ impl Placeholders {
         format!(":v{}", self.values.len() - 1)
     }
 
-    fn into_maps(
-        self,
-    ) -> (
-        Option<HashMap<String, String>>,
-        Option<HashMap<String, SdkValue>>,
-    ) {
-        let names: HashMap<_, _> = self
+    fn into_maps(self) -> (Option<Names>, Option<Values>) {
+        let names: Names = self
             .names
             .into_iter()
             .enumerate()
             .map(|(i, n)| (format!("#n{i}"), n))
             .collect();
-        let values: HashMap<_, _> = self
+        let values: Values = self
             .values
             .into_iter()
             .enumerate()
@@ -394,7 +394,11 @@ mod tests {
     fn key_conditions() {
         let cases = [
             (SortCondition::All, "#pk = :pk", vec![]),
-            (SortCondition::BeginsWith(String::new()), "#pk = :pk", vec![]),
+            (
+                SortCondition::BeginsWith(String::new()),
+                "#pk = :pk",
+                vec![],
+            ),
             (
                 SortCondition::Eq("a".into()),
                 "#pk = :pk AND #sk = :sk",

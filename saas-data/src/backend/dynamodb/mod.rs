@@ -16,8 +16,8 @@ use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, ConditionCheck, Delete, DeleteRequest as SdkDeleteRequest,
     KeySchemaElement, KeyType, KeysAndAttributes, Put, PutRequest as SdkPutRequest,
-    ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    ScalarAttributeType, TableStatus, TransactWriteItem, Update, WriteRequest,
+    ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+    TableStatus, TransactWriteItem, Update, WriteRequest,
 };
 use tracing::{Instrument, debug_span};
 
@@ -684,7 +684,9 @@ fn batch_write(request: WriteRequest) -> Result<BatchWrite, Error> {
     match (request.put_request, request.delete_request) {
         (Some(put), _) => Ok(BatchWrite::Put(from_sdk_item(put.item)?)),
         (None, Some(delete)) => Ok(BatchWrite::Delete(from_sdk_key(&delete.key)?)),
-        (None, None) => Err(Error::internal("DynamoDB returned an empty unprocessed write")),
+        (None, None) => Err(Error::internal(
+            "DynamoDB returned an empty unprocessed write",
+        )),
     }
 }
 

@@ -168,7 +168,10 @@ async fn every_attribute_type_round_trips() {
                 "m",
                 Av::M(HashMap::from([
                     ("inner".to_owned(), Av::L(vec![Av::Bool(false)])),
-                    ("deep".to_owned(), Av::M(HashMap::from([("x".to_owned(), n("0"))]))),
+                    (
+                        "deep".to_owned(),
+                        Av::M(HashMap::from([("x".to_owned(), n("0"))])),
+                    ),
                 ])),
             ),
         ],
@@ -196,7 +199,13 @@ async fn failed_conditions_return_the_stored_item() {
     let raw = &backend.0;
     let k = key("t#p", "1");
     let absent = Cond::NotExists(PK.to_owned());
-    put(&backend, &table, item("t#p", "1", &[("v", n("1"))]), Some(absent.clone())).await;
+    put(
+        &backend,
+        &table,
+        item("t#p", "1", &[("v", n("1"))]),
+        Some(absent.clone()),
+    )
+    .await;
 
     let err = raw
         .put(PutRequest {
@@ -249,7 +258,10 @@ async fn failed_conditions_return_the_stored_item() {
         matches!(err, BackendError::ConditionFailed { old: None }),
         "{err:?}"
     );
-    assert_eq!(get(&backend, &table, k).await.unwrap().get("v"), Some(&n("1")));
+    assert_eq!(
+        get(&backend, &table, k).await.unwrap().get("v"),
+        Some(&n("1"))
+    );
     // A construction error is refused before anything is sent.
     let err = raw
         .delete(DeleteRequest {
@@ -271,7 +283,11 @@ async fn update_returns_all_new() {
     put(
         &backend,
         &table,
-        item("t#p", "1", &[("title", s("a")), ("note", s("x")), ("rank", n("2"))]),
+        item(
+            "t#p",
+            "1",
+            &[("title", s("a")), ("note", s("x")), ("rank", n("2"))],
+        ),
         None,
     )
     .await;
@@ -291,7 +307,11 @@ async fn update_returns_all_new() {
         .unwrap();
     assert_eq!(
         out.value,
-        item("t#p", "1", &[("title", s("b")), ("rank", n("-3")), ("count", n("1"))])
+        item(
+            "t#p",
+            "1",
+            &[("title", s("b")), ("rank", n("-3")), ("count", n("1"))]
+        )
     );
     assert!(out.capacity.write_units > 0.0 && out.capacity.read_units == 0.0);
     // Without a condition, an update creates the item, as DynamoDB does.
@@ -342,13 +362,22 @@ async fn queries() {
 
     let cases = [
         (SortCondition::BeginsWith(String::new()), expected.clone()),
-        (SortCondition::BeginsWith("a".into()), vec!["a", "a b", "a#b", "ab", "apple"]),
+        (
+            SortCondition::BeginsWith("a".into()),
+            vec!["a", "a b", "a#b", "ab", "apple"],
+        ),
         (SortCondition::Eq("ab".into()), vec!["ab"]),
-        (SortCondition::Between("T#1".into(), "T#2".into()), vec!["T#1", "T#2"]),
+        (
+            SortCondition::Between("T#1".into(), "T#2".into()),
+            vec!["T#1", "T#2"],
+        ),
         (SortCondition::Lt("T#2".into()), vec!["T#1"]),
         (SortCondition::Le("T#2".into()), vec!["T#1", "T#2"]),
         (SortCondition::Gt("émigré".into()), vec!["日本", "😀"]),
-        (SortCondition::Ge("émigré".into()), vec!["émigré", "日本", "😀"]),
+        (
+            SortCondition::Ge("émigré".into()),
+            vec!["émigré", "日本", "😀"],
+        ),
     ];
     for (sort, want) in cases {
         let got = raw.query(query(&table, "t#p", sort.clone())).await.unwrap();
@@ -415,7 +444,10 @@ async fn batches() {
     assert!(out.value.is_empty());
     assert_eq!(get(&backend, &table, key("t#p", "00")).await, None);
     assert_eq!(
-        get(&backend, &table, key("t#p", "01")).await.unwrap().get("i"),
+        get(&backend, &table, key("t#p", "01"))
+            .await
+            .unwrap()
+            .get("i"),
         Some(&n("100"))
     );
     // Empty batches are answered without a call.
@@ -436,7 +468,13 @@ async fn failed_transaction_writes_nothing_and_names_its_action() {
         return;
     };
     let raw = &backend.0;
-    put(&backend, &table, item("t#p", "taken", &[("v", n("7"))]), None).await;
+    put(
+        &backend,
+        &table,
+        item("t#p", "taken", &[("v", n("7"))]),
+        None,
+    )
+    .await;
     let absent = || Some(Cond::NotExists(PK.to_owned()));
     let actions = vec![
         TransactAction::Put {
@@ -490,7 +528,10 @@ async fn failed_transaction_writes_nothing_and_names_its_action() {
     ];
     // The same item twice is refused by DynamoDB (the layer above refuses it first).
     let err = raw.transact_write(actions.clone()).await.unwrap_err();
-    assert!(matches!(err, BackendError::Other(Error::InvalidRequest(_))), "{err:?}");
+    assert!(
+        matches!(err, BackendError::Other(Error::InvalidRequest(_))),
+        "{err:?}"
+    );
     let out = raw.transact_write(actions[..2].to_vec()).await.unwrap();
     assert_eq!(out.value.len(), 2);
     assert!(get(&backend, &table, key("t#p", "a")).await.is_some());
@@ -512,10 +553,19 @@ async fn item_size_limit() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, BackendError::Other(Error::ItemTooLarge { size: None, .. })),
+        matches!(
+            err,
+            BackendError::Other(Error::ItemTooLarge { size: None, .. })
+        ),
         "{err:?}"
     );
-    put(&backend, &table, item("t#p", "near", &[("x", s(&big[..400_000]))]), None).await;
+    put(
+        &backend,
+        &table,
+        item("t#p", "near", &[("x", s(&big[..400_000]))]),
+        None,
+    )
+    .await;
     let err = raw
         .update(UpdateRequest {
             table: table.clone(),
@@ -539,7 +589,13 @@ async fn queries_stop_at_one_megabyte() {
     // Under moto's own item limit (405,000 bytes, DynamoDB's is 409,600).
     let big = s(&"x".repeat(390_000));
     for sk in ["1", "2", "3"] {
-        put(&backend, &table, item("t#p", sk, &[("x", big.clone())]), None).await;
+        put(
+            &backend,
+            &table,
+            item("t#p", sk, &[("x", big.clone())]),
+            None,
+        )
+        .await;
     }
     let mut q = query(&table, "t#p", SortCondition::All);
     let mut seen = Vec::new();
@@ -581,14 +637,19 @@ async fn missing_table_is_unavailable() {
         .query(query(&table, "t#p", SortCondition::All))
         .await
         .unwrap_err();
-    assert!(matches!(err, BackendError::Other(Error::Unavailable(_))), "{err:?}");
+    assert!(
+        matches!(err, BackendError::Other(Error::Unavailable(_))),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
 async fn unreachable_endpoint_is_unavailable() {
     // Nothing listens on port 9 (discard); no moto needed.
     let mut config = config("http://127.0.0.1:9").to_builder();
-    config.set_retry_config(Some(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()));
+    config.set_retry_config(Some(
+        aws_sdk_dynamodb::config::retry::RetryConfig::disabled(),
+    ));
     let backend = Backend::dynamodb(Client::from_conf(config.build()));
     let err = backend.0.table_state("t").await.unwrap_err();
     assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
@@ -621,7 +682,10 @@ async fn capacity_is_reported() {
             })
             .await
             .unwrap();
-        seen.push((if consistent { "get consistent" } else { "get" }, out.capacity));
+        seen.push((
+            if consistent { "get consistent" } else { "get" },
+            out.capacity,
+        ));
     }
     let out = raw
         .update(UpdateRequest {
@@ -633,7 +697,10 @@ async fn capacity_is_reported() {
         .await
         .unwrap();
     seen.push(("update", out.capacity));
-    let out = raw.query(query(&table, "t#p", SortCondition::All)).await.unwrap();
+    let out = raw
+        .query(query(&table, "t#p", SortCondition::All))
+        .await
+        .unwrap();
     seen.push(("query", out.capacity));
     let out = raw
         .batch_get(BatchGetRequest {
@@ -682,7 +749,10 @@ async fn capacity_is_reported() {
         .unwrap();
     seen.push(("delete", out.capacity));
     for (call, c) in &seen {
-        eprintln!("capacity {call}: read {} write {}", c.read_units, c.write_units);
+        eprintln!(
+            "capacity {call}: read {} write {}",
+            c.read_units, c.write_units
+        );
     }
     for (call, c) in seen {
         let reads = call.starts_with("get") || call == "query" || call.starts_with("batch_get");
@@ -726,7 +796,11 @@ mod tenant_credentials {
             _: &RuntimeComponents,
             _: &mut ConfigBag,
         ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-            let auth = context.request().headers().get("authorization").unwrap_or_default();
+            let auth = context
+                .request()
+                .headers()
+                .get("authorization")
+                .unwrap_or_default();
             let key = auth
                 .split("Credential=")
                 .nth(1)
@@ -742,7 +816,11 @@ mod tenant_credentials {
         assert_eq!(owner(["a#x", "a#y", "a.3#z"]).unwrap(), Some("a"));
         assert_eq!(owner(["#system#x", "#system#y"]).unwrap(), None);
         assert_eq!(owner(std::iter::empty()).unwrap(), None);
-        for mixed in [&["a#x", "ab#x"][..], &["a#x", "#system#a"], &["#system#a", "a#x"]] {
+        for mixed in [
+            &["a#x", "ab#x"][..],
+            &["a#x", "#system#a"],
+            &["#system#a", "a#x"],
+        ] {
             let err = owner(mixed.iter().copied()).unwrap_err();
             assert!(
                 matches!(&err, Error::InvalidRequest(m) if m.contains("cannot span tenants")),
@@ -772,7 +850,9 @@ mod tenant_credentials {
         let table: Arc<str> = unique("creds").into();
         let credentials =
             TenantCredentials::builder(sts, "arn:aws:iam::123456789012:role/tenant-data")
-                .table_arn(format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}"))
+                .table_arn(format!(
+                    "arn:aws:dynamodb:us-east-1:123456789012:table/{table}"
+                ))
                 .build()
                 .unwrap();
         let a_key = credentials
@@ -801,7 +881,11 @@ mod tenant_credentials {
         put(&backend, &table, item("tenant-a#p", "1", &[]), None).await;
         put(&backend, &table, item("tenant-b.2#p", "1", &[]), None).await;
         put(&backend, &table, item("#system#p", "1", &[]), None).await;
-        assert!(get(&backend, &table, key("tenant-a#p", "1")).await.is_some());
+        assert!(
+            get(&backend, &table, key("tenant-a#p", "1"))
+                .await
+                .is_some()
+        );
         raw.query(query(&table, "tenant-b#p", SortCondition::All))
             .await
             .unwrap();
@@ -818,7 +902,10 @@ mod tenant_credentials {
             })
             .await
             .unwrap_err();
-        assert!(matches!(err, BackendError::Other(Error::InvalidRequest(_))), "{err:?}");
+        assert!(
+            matches!(err, BackendError::Other(Error::InvalidRequest(_))),
+            "{err:?}"
+        );
         let err = raw
             .transact_write(vec![
                 TransactAction::Put {
@@ -834,7 +921,10 @@ mod tenant_credentials {
             ])
             .await
             .unwrap_err();
-        assert!(matches!(err, BackendError::Other(Error::InvalidRequest(_))), "{err:?}");
+        assert!(
+            matches!(err, BackendError::Other(Error::InvalidRequest(_))),
+            "{err:?}"
+        );
         assert_eq!(get(&backend, &table, key("tenant-a#p", "2")).await, None);
         raw.delete_table(&table).await.unwrap();
         // The refused calls sent nothing.
