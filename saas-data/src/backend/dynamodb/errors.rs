@@ -4,7 +4,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -209,6 +209,11 @@ pub(super) fn cancelled(reasons: Vec<CancellationReason>) -> BackendError {
         class,
         format!("transaction cancelled: {summary}").into(),
     ))
+}
+
+/// A request the SDK could not build: a bug of this backend.
+pub(super) fn build_error(e: BuildError) -> Error {
+    Error::Internal(Box::new(e))
 }
 
 #[cfg(test)]

@@ -12,12 +12,10 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::customize::CustomizableOperation;
 use aws_sdk_dynamodb::config::Builder as ConfigBuilder;
-use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, ConditionCheck, Delete, DeleteRequest as SdkDeleteRequest,
-    KeySchemaElement, KeyType, KeysAndAttributes, Put, PutRequest as SdkPutRequest,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes,
     ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
-    TableStatus, TransactWriteItem, Update, WriteRequest,
+    TableStatus,
 };
 use tracing::{Instrument, debug_span};
 
@@ -25,8 +23,9 @@ use self::convert::{
     Charge, capacity, from_sdk_item, from_sdk_key, per_action, pk_of, to_sdk_item, to_sdk_key,
     total,
 };
-use self::errors::{code, sdk_error, transaction_error, write_error};
+use self::errors::{build_error, code, sdk_error, transaction_error, write_error};
 use self::expr::{key_condition, render};
+use self::requests::{action_pk, batch_write, transact_item, write_request};
 use super::{
     Backend, BackendResult, BatchGetOutput, BatchGetRequest, BatchWrite, BatchWriteRequest,
     BoxFuture, DeleteRequest, GetRequest, Output, PutRequest, QueryOutput, QueryRequest,
@@ -39,6 +38,7 @@ use crate::usage::Capacity;
 mod convert;
 mod errors;
 mod expr;
+mod requests;
 #[cfg(test)]
 mod tests;
 
@@ -568,129 +568,4 @@ fn owner<'a>(pks: impl IntoIterator<Item = &'a str>) -> Result<Option<&'a str>, 
         }
     }
     Ok(found.flatten())
-}
-
-/// The partition key a transaction action sends.
-fn action_pk(action: &TransactAction) -> &str {
-    match action {
-        TransactAction::Put { item, .. } => pk_of(item).unwrap_or_default(),
-        TransactAction::Update { key, .. }
-        | TransactAction::Delete { key, .. }
-        | TransactAction::ConditionCheck { key, .. } => &key.pk,
-    }
-}
-
-/// One action of `TransactWriteItems`, asking for the stored item if its condition fails.
-fn transact_item(action: TransactAction) -> Result<TransactWriteItem, Error> {
-    let on_failure = ReturnValuesOnConditionCheckFailure::AllOld;
-    let item = TransactWriteItem::builder();
-    Ok(match action {
-        TransactAction::Put {
-            table,
-            item: attributes,
-            condition,
-        } => {
-            let expr = render(None, condition.as_ref())?;
-            let put = Put::builder()
-                .table_name(&*table)
-                .set_item(Some(to_sdk_item(attributes)))
-                .set_condition_expression(expr.condition)
-                .set_expression_attribute_names(expr.names)
-                .set_expression_attribute_values(expr.values)
-                .return_values_on_condition_check_failure(on_failure)
-                .build()
-                .map_err(build_error)?;
-            item.put(put).build()
-        }
-        TransactAction::Update {
-            table,
-            key,
-            actions,
-            condition,
-        } => {
-            let expr = render(Some(&actions), condition.as_ref())?;
-            let update = Update::builder()
-                .table_name(&*table)
-                .set_key(Some(to_sdk_key(&key)))
-                .set_update_expression(expr.update)
-                .set_condition_expression(expr.condition)
-                .set_expression_attribute_names(expr.names)
-                .set_expression_attribute_values(expr.values)
-                .return_values_on_condition_check_failure(on_failure)
-                .build()
-                .map_err(build_error)?;
-            item.update(update).build()
-        }
-        TransactAction::Delete {
-            table,
-            key,
-            condition,
-        } => {
-            let expr = render(None, condition.as_ref())?;
-            let delete = Delete::builder()
-                .table_name(&*table)
-                .set_key(Some(to_sdk_key(&key)))
-                .set_condition_expression(expr.condition)
-                .set_expression_attribute_names(expr.names)
-                .set_expression_attribute_values(expr.values)
-                .return_values_on_condition_check_failure(on_failure)
-                .build()
-                .map_err(build_error)?;
-            item.delete(delete).build()
-        }
-        TransactAction::ConditionCheck {
-            table,
-            key,
-            condition,
-        } => {
-            let expr = render(None, Some(&condition))?;
-            let check = ConditionCheck::builder()
-                .table_name(&*table)
-                .set_key(Some(to_sdk_key(&key)))
-                .set_condition_expression(expr.condition)
-                .set_expression_attribute_names(expr.names)
-                .set_expression_attribute_values(expr.values)
-                .return_values_on_condition_check_failure(on_failure)
-                .build()
-                .map_err(build_error)?;
-            item.condition_check(check).build()
-        }
-    })
-}
-
-/// One write of `BatchWriteItem`.
-fn write_request(write: BatchWrite) -> Result<WriteRequest, Error> {
-    let request = WriteRequest::builder();
-    Ok(match write {
-        BatchWrite::Put(item) => {
-            let put = SdkPutRequest::builder()
-                .set_item(Some(to_sdk_item(item)))
-                .build()
-                .map_err(build_error)?;
-            request.put_request(put).build()
-        }
-        BatchWrite::Delete(key) => {
-            let delete = SdkDeleteRequest::builder()
-                .set_key(Some(to_sdk_key(&key)))
-                .build()
-                .map_err(build_error)?;
-            request.delete_request(delete).build()
-        }
-    })
-}
-
-/// An unprocessed write of `BatchWriteItem`, back as the crate's.
-fn batch_write(request: WriteRequest) -> Result<BatchWrite, Error> {
-    match (request.put_request, request.delete_request) {
-        (Some(put), _) => Ok(BatchWrite::Put(from_sdk_item(put.item)?)),
-        (None, Some(delete)) => Ok(BatchWrite::Delete(from_sdk_key(&delete.key)?)),
-        (None, None) => Err(Error::internal(
-            "DynamoDB returned an empty unprocessed write",
-        )),
-    }
-}
-
-/// A request the SDK could not build: a bug of this backend.
-fn build_error(e: BuildError) -> Error {
-    Error::Internal(Box::new(e))
 }
