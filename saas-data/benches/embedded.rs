@@ -30,7 +30,7 @@ struct Todo {
 fn todo(i: usize) -> Todo {
     Todo {
         title: format!("todo number {i} with a title of typical length"),
-        done: i % 2 == 0,
+        done: i.is_multiple_of(2),
         created_by: "ann@example.com".into(),
         version_note: i as u64,
     }
@@ -117,13 +117,15 @@ fn benches(c: &mut Criterion) {
         group.bench_function("get", |b| {
             b.iter(|| {
                 i = (i + 7919) % ITEMS;
-                rt.block_on(data.get::<Todo>(&key(i))).unwrap()
+                rt.block_on(async { data.get::<Todo>(&key(i)).await })
+                    .unwrap()
             })
         });
         group.bench_function("put_upsert", |b| {
             b.iter(|| {
                 i = (i + 7919) % ITEMS;
-                rt.block_on(data.put(&key(i), &todo(i))).unwrap()
+                rt.block_on(async { data.put(&key(i), &todo(i)).await })
+                    .unwrap()
             })
         });
         group.finish();

@@ -218,7 +218,7 @@ impl DataScope {
             self.store.inner.backend.0.get(req),
         )
         .await
-        .map_err(|e| flatten(e))
+        .map_err(flatten)
     }
 
     /// Why a write on an existing item failed: not there (or not ours), another version, or
@@ -271,7 +271,7 @@ impl DataScope {
                 self.store.inner.backend.0.get(req),
             )
             .await
-            .map_err(|e| flatten(e))?;
+            .map_err(flatten)?;
         match found {
             Some(item) => item::decode(&self.ns, key.partition(), item)?.ok_or(Error::NotFound),
             None => Err(Error::NotFound),

@@ -366,7 +366,10 @@ async fn usage_is_reported_with_the_tenant() {
 #[test]
 fn futures_are_send() {
     fn send<T: Send>(_: T) {}
-    let store = DataStore::builder(Backend::in_memory()).pool("t").build().unwrap();
+    let store = DataStore::builder(Backend::in_memory())
+        .pool("t")
+        .build()
+        .unwrap();
     let data = store.scope(&ctx("a"));
     let k = Key::new("p", "1").unwrap();
     let todo = Todo { title: "x".into() };

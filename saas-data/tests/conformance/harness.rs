@@ -9,39 +9,38 @@ use saas_core::{TenantContext, TenantId, Tier};
 use saas_data::{Backend, DataStore, DataStoreBuilder, Operation, TableNames, TierPolicy, Usage};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
+pub(crate) enum Engine {
     Memory,
     File,
     Dynamo,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layout {
+pub(crate) enum Layout {
     Pool,
     Silo,
     Mixed,
 }
 
 /// One recorded usage: tenant, operation, read units, write units.
-pub type UsageLog = Arc<Mutex<Vec<(Option<String>, Operation, f64, f64)>>>;
+pub(crate) type UsageLog = Arc<Mutex<Vec<(Option<String>, Operation, f64, f64)>>>;
 
-pub struct Harness {
-    pub engine: Engine,
-    pub layout: Layout,
-    pub store: DataStore,
-    pub backend: Backend,
-    pub a: TenantContext,
-    pub b: TenantContext,
-    pub usage: UsageLog,
-    pub dynamo: Option<aws_sdk_dynamodb::Client>,
+pub(crate) struct Harness {
+    pub(crate) engine: Engine,
+    pub(crate) layout: Layout,
+    pub(crate) store: DataStore,
+    pub(crate) backend: Backend,
+    pub(crate) a: TenantContext,
+    pub(crate) b: TenantContext,
+    pub(crate) usage: UsageLog,
     /// Table names of this harness: pool (or None), control, silo prefix.
-    pub pool_table: String,
-    pub prefix: String,
+    pub(crate) pool_table: String,
+    pub(crate) prefix: String,
     _dir: Option<tempfile::TempDir>,
 }
 
 /// The moto endpoint, or `None` when DynamoDB tests should be skipped.
-pub fn moto_endpoint() -> Option<String> {
+pub(crate) fn moto_endpoint() -> Option<String> {
     match std::env::var("SAAS_TEST_MOTO_ENDPOINT") {
         Ok(e) if !e.trim().is_empty() => Some(e.trim().trim_end_matches('/').to_owned()),
         _ => {
@@ -54,7 +53,7 @@ pub fn moto_endpoint() -> Option<String> {
     }
 }
 
-pub fn dynamo_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+pub(crate) fn dynamo_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
@@ -67,7 +66,7 @@ pub fn dynamo_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
 }
 
 /// A name no other test of this run (or an earlier run against the same server) uses.
-pub fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let t = SystemTime::now()
@@ -77,24 +76,24 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}{}-{t}-{n}", std::process::id())
 }
 
-pub fn ctx(tenant: &str, tier: Tier) -> TenantContext {
+pub(crate) fn ctx(tenant: &str, tier: Tier) -> TenantContext {
     TenantContext::builder(tenant).tier(tier).build()
 }
 
 impl Harness {
     /// `None` when the engine is DynamoDB and no moto server is configured.
-    pub async fn new(engine: Engine, layout: Layout) -> Option<Harness> {
-        let (backend, dir, dynamo) = match engine {
-            Engine::Memory => (Backend::in_memory(), None, None),
+    pub(crate) async fn new(engine: Engine, layout: Layout) -> Option<Harness> {
+        let (backend, dir) = match engine {
+            Engine::Memory => (Backend::in_memory(), None),
             Engine::File => {
                 let dir = tempfile::tempdir().unwrap();
                 let backend = Backend::open(dir.path().join("data.redb")).unwrap();
-                (backend, Some(dir), None)
+                (backend, Some(dir))
             }
             Engine::Dynamo => {
                 let endpoint = moto_endpoint()?;
                 let client = dynamo_client(&endpoint);
-                (Backend::dynamodb(client.clone()), None, Some(client))
+                (Backend::dynamodb(client), None)
             }
         };
         let prefix = format!("{}-", unique("cf"));
@@ -121,7 +120,6 @@ impl Harness {
             a: ctx("tenant-a", Tier::Basic),
             b: ctx("tenant-b", Tier::Premium),
             usage,
-            dynamo,
             pool_table,
             prefix,
             _dir: dir,
@@ -132,7 +130,10 @@ impl Harness {
     }
 
     /// Another store on the same backend and tables, with `f` applied to its builder.
-    pub fn rebuilt(&self, f: impl FnOnce(DataStoreBuilder) -> DataStoreBuilder) -> DataStore {
+    pub(crate) fn rebuilt(
+        &self,
+        f: impl FnOnce(DataStoreBuilder) -> DataStoreBuilder,
+    ) -> DataStore {
         f(builder(
             &self.backend,
             self.layout,
@@ -144,7 +145,7 @@ impl Harness {
     }
 
     /// A context for `tenant`, with its table or registry entry provisioned as the model needs.
-    pub async fn tenant(&self, tenant: &str, tier: Tier) -> TenantContext {
+    pub(crate) async fn tenant(&self, tenant: &str, tier: Tier) -> TenantContext {
         let id = TenantId::new(tenant).unwrap();
         match self.layout {
             Layout::Pool => {}
@@ -199,7 +200,7 @@ fn builder(backend: &Backend, layout: Layout, prefix: &str, usage: &UsageLog) ->
 }
 
 /// Runs `case` on a fresh harness, or skips it when the engine is not available.
-pub async fn run<F, Fut>(engine: Engine, layout: Layout, case: F)
+pub(crate) async fn run<F, Fut>(engine: Engine, layout: Layout, case: F)
 where
     F: FnOnce(Harness) -> Fut,
     Fut: std::future::Future<Output = ()>,

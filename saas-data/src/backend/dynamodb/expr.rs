@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue as SdkValue;
 
 use crate::error::Error;
-use crate::expr::{Cond, UpdateAction};
+use serde_dynamo::AttributeValue as Av;
+
+use crate::expr::{CmpOp, Cond, UpdateAction};
 use crate::item::{PK, SK};
 use crate::query::SortCondition;
 
@@ -166,8 +168,25 @@ impl Placeholders {
         Ok(match cond {
             Cond::Compare(name, op, value) => {
                 let n = self.name(name);
+                // DynamoDB's `<`, `<=`, `>`, `>=` are false between different types; saying so
+                // with `attribute_type` changes nothing there and keeps stand-ins (moto) from
+                // failing on a mixed-type comparison.
+                let guard = match (op, value) {
+                    (CmpOp::Eq | CmpOp::Ne, _) => None,
+                    (_, Av::S(_)) => Some("S"),
+                    (_, Av::N(_)) => Some("N"),
+                    (_, Av::B(_)) => Some("B"),
+                    _ => None,
+                };
                 let v = self.value(value.clone().into());
-                format!("{n} {} {v}", op.symbol())
+                let comparison = format!("{n} {} {v}", op.symbol());
+                match guard {
+                    Some(kind) => {
+                        let t = self.value(SdkValue::S(kind.to_owned()));
+                        format!("(attribute_type({n}, {t}) AND {comparison})")
+                    }
+                    None => comparison,
+                }
             }
             Cond::Exists(name) => format!("attribute_exists({})", self.name(name)),
             Cond::NotExists(name) => format!("attribute_not_exists({})", self.name(name)),
@@ -301,19 +320,19 @@ mod tests {
             ),
             (
                 Cond::Compare("a".into(), CmpOp::Lt, Av::N("1".into())),
-                "#n0 < :v0",
+                "(attribute_type(#n0, :v1) AND #n0 < :v0)",
             ),
             (
                 Cond::Compare("a".into(), CmpOp::Le, Av::N("1".into())),
-                "#n0 <= :v0",
+                "(attribute_type(#n0, :v1) AND #n0 <= :v0)",
             ),
             (
                 Cond::Compare("a".into(), CmpOp::Gt, Av::N("1".into())),
-                "#n0 > :v0",
+                "(attribute_type(#n0, :v1) AND #n0 > :v0)",
             ),
             (
                 Cond::Compare("a".into(), CmpOp::Ge, Av::N("1".into())),
-                "#n0 >= :v0",
+                "(attribute_type(#n0, :v1) AND #n0 >= :v0)",
             ),
             (Cond::NotExists("a".into()), "attribute_not_exists(#n0)"),
             (
