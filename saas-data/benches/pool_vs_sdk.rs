@@ -93,9 +93,11 @@ fn benches(c: &mut Criterion) {
     // Both sides send the same versioned replace: one PutItem conditional on the owner and the
     // version, as an application's optimistic update does.
     let mut group = c.benchmark_group("dynamodb_put");
+    // Criterion calls each routine several times (warm-up, measurement): the version lives on.
+    let raw_version = std::cell::Cell::new(0u64);
     group.bench_function("raw_sdk", |b| {
-        let mut version = 0u64;
         b.iter(|| {
+            let version = raw_version.get();
             let condition = if version == 0 {
                 "attribute_not_exists(#pk)"
             } else {
@@ -121,7 +123,7 @@ fn benches(c: &mut Criterion) {
                     .expression_attribute_values(":v", Av::N(version.to_string()));
             }
             rt.block_on(req.send()).unwrap();
-            version += 1;
+            raw_version.set(version + 1);
         })
     });
     group.bench_function("pool_adapter", |b| {
