@@ -424,8 +424,12 @@ mod tests {
             let err = apply(&mut it.clone(), &bad).unwrap_err();
             assert!(matches!(err, Error::InvalidRequest(_)), "{bad:?}: {err}");
         }
+        // 38 nines + 1 is 1E+38 (one digit); + 0.1 would need 39 digits.
         let mut full = item(&[("c", n(&"9".repeat(38)))]);
-        assert!(apply(&mut full, &[UpdateAction::Add("c".into(), n("1"))]).is_err());
+        apply(&mut full, &[UpdateAction::Add("c".into(), n("1"))]).unwrap();
+        assert_eq!(full.get("c"), Some(&n(&format!("1{}", "0".repeat(38)))));
+        let mut full = item(&[("c", n(&"9".repeat(38)))]);
+        assert!(apply(&mut full, &[UpdateAction::Add("c".into(), n("0.1"))]).is_err());
     }
 
     #[test]
