@@ -1,8 +1,20 @@
 //! The embedded backend on the raw trait.
 
+use std::ops::Bound;
+use std::sync::Arc;
+
+use redb::TableDefinition;
+use serde_dynamo::AttributeValue;
+
+use super::db::{ItemKey, ItemValue, items_table_name};
+use super::ops::{is_empty_range, prefix_end, sort_range};
 use super::*;
-use crate::expr::CmpOp;
-use crate::item::MAX_ITEM_SIZE;
+use crate::backend::{BATCH_GET_MAX, BackendError, DeleteRequest, PhysKey, TRANSACT_MAX};
+use crate::error::Error;
+use crate::expr::{CmpOp, Cond, UpdateAction};
+use crate::item::{Item, MAX_ITEM_SIZE, PK, SK, item_size};
+use crate::query::SortCondition;
+use crate::usage::read_units;
 
 const T: &str = "items";
 
