@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::item::Item;
 
 /// Lists the tables that exist: name → nothing.
-pub(super) const TABLES: TableDefinition<&str, ()> = TableDefinition::new("saas-data/tables");
+const TABLES: TableDefinition<&str, ()> = TableDefinition::new("saas-data/tables");
 
 /// A table's items: `(_pk, _sk)` → encoded item.
 pub(super) type ItemKey = (&'static str, &'static str);
@@ -47,7 +47,7 @@ impl<T, E: Into<redb::Error>> Db<T> for std::result::Result<T, E> {
     }
 }
 
-pub(super) fn table_not_found(table: &str) -> Error {
+fn table_not_found(table: &str) -> Error {
     Error::Unavailable(format!("table not found: {table}").into())
 }
 
@@ -126,7 +126,7 @@ pub(super) fn store(
 }
 
 /// Refuses a table name DynamoDB refuses: 3 to 255 of `a-z A-Z 0-9 _ - .`.
-pub(super) fn check_table_name(table: &str) -> Result<()> {
+fn check_table_name(table: &str) -> Result<()> {
     let valid = (3..=255).contains(&table.len())
         && table
             .bytes()
@@ -139,6 +139,8 @@ pub(super) fn check_table_name(table: &str) -> Result<()> {
         ))
     }
 }
+
+/// `CreateTable`: the table is active at once; creating an existing table changes nothing.
 pub(super) fn create_table(db: &Database, table: &str) -> Result<()> {
     check_table_name(table)?;
     write(db, |txn| {
@@ -150,6 +152,7 @@ pub(super) fn create_table(db: &Database, table: &str) -> Result<()> {
     .map_err(into_error)
 }
 
+/// `DeleteTable`: the table and its items are gone at once; a missing table is no error.
 pub(super) fn delete_table(db: &Database, table: &str) -> Result<()> {
     write(db, |txn| {
         txn.open_table(TABLES).db()?.remove(table).db()?;
@@ -162,6 +165,7 @@ pub(super) fn delete_table(db: &Database, table: &str) -> Result<()> {
     .map_err(into_error)
 }
 
+/// `Active` or `Missing`: tables never linger in between.
 pub(super) fn table_state(db: &Database, table: &str) -> Result<TableState> {
     let txn = db.begin_read().db()?;
     let exists = match txn.open_table(TABLES) {
@@ -176,7 +180,7 @@ pub(super) fn table_state(db: &Database, table: &str) -> Result<TableState> {
 }
 
 /// A table operation's error (it has no conditions).
-pub(super) fn into_error(e: BackendError) -> Error {
+fn into_error(e: BackendError) -> Error {
     match e {
         BackendError::Other(e) => e,
         BackendError::ConditionFailed { .. } | BackendError::TransactionConditionFailed { .. } => {

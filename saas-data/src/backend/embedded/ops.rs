@@ -20,7 +20,7 @@ use crate::query::SortCondition;
 use crate::usage::{Capacity, read_units, write_units};
 
 /// Refuses keys DynamoDB refuses: empty, or longer than 2048 (partition) / 1024 (sort) bytes.
-pub(super) fn check_key(key: &PhysKey) -> Result<()> {
+fn check_key(key: &PhysKey) -> Result<()> {
     if key.pk.is_empty() || key.sk.is_empty() {
         return Err(Error::invalid_request("a key attribute is an empty string"));
     }
@@ -31,7 +31,7 @@ pub(super) fn check_key(key: &PhysKey) -> Result<()> {
 }
 
 /// The key of an item to put: its `_pk` and `_sk` strings.
-pub(super) fn key_of(item: &Item) -> Result<PhysKey> {
+fn key_of(item: &Item) -> Result<PhysKey> {
     match (item.get(PK), item.get(SK)) {
         (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
             let key = PhysKey {
@@ -48,17 +48,18 @@ pub(super) fn key_of(item: &Item) -> Result<PhysKey> {
 }
 
 /// An item as written: DynamoDB's content rules, then its size.
-pub(super) fn check_item(item: &Item) -> Result<()> {
+fn check_item(item: &Item) -> Result<()> {
     eval::check_item(item)?;
     check_size(item)
 }
 
-pub(super) fn check_condition(cond: Option<&Cond>) -> Result<()> {
+/// Refuses a condition DynamoDB refuses before reading the item.
+fn check_condition(cond: Option<&Cond>) -> Result<()> {
     cond.map_or(Ok(()), eval::check_condition)
 }
 
 /// Whether the write may go ahead: no condition, or it holds on the stored item (or an empty one).
-pub(super) fn passes(cond: Option<&Cond>, old: Option<&Item>) -> bool {
+fn passes(cond: Option<&Cond>, old: Option<&Item>) -> bool {
     match (cond, old) {
         (None, _) => true,
         (Some(cond), Some(old)) => eval::holds(cond, old),
@@ -67,7 +68,7 @@ pub(super) fn passes(cond: Option<&Cond>, old: Option<&Item>) -> bool {
 }
 
 /// The item after `actions`: the stored one, or a new one with only its key.
-pub(super) fn updated(old: Option<&Item>, key: &PhysKey, actions: &[UpdateAction]) -> Result<Item> {
+fn updated(old: Option<&Item>, key: &PhysKey, actions: &[UpdateAction]) -> Result<Item> {
     let mut item = match old {
         Some(old) => old.clone(),
         None => Item::from([
@@ -80,19 +81,22 @@ pub(super) fn updated(old: Option<&Item>, key: &PhysKey, actions: &[UpdateAction
     Ok(item)
 }
 
-pub(super) fn size(item: Option<&Item>) -> usize {
+/// An item's size as DynamoDB counts it; 0 when absent.
+fn size(item: Option<&Item>) -> usize {
     item.map_or(0, item_size)
 }
 
 /// A write's units: the larger of the item before and after, as DynamoDB charges.
-pub(super) fn write_capacity(old: Option<&Item>, new: Option<&Item>) -> Capacity {
+fn write_capacity(old: Option<&Item>, new: Option<&Item>) -> Capacity {
     Capacity::new(0.0, write_units(size(old).max(size(new))))
 }
 
-pub(super) fn read_capacity(bytes: usize, consistent: bool) -> Capacity {
+/// A read's units: `bytes` in 4 KB units, halved when eventually consistent.
+fn read_capacity(bytes: usize, consistent: bool) -> Capacity {
     Capacity::new(read_units(bytes, consistent), 0.0)
 }
 
+/// `GetItem`.
 pub(super) fn get(db: &Database, req: &GetRequest) -> BackendResult<Option<Item>> {
     check_key(&req.key)?;
     let txn = db.begin_read().db()?;
@@ -103,6 +107,7 @@ pub(super) fn get(db: &Database, req: &GetRequest) -> BackendResult<Option<Item>
     })
 }
 
+/// `PutItem`: the whole item, if the condition holds.
 pub(super) fn put(db: &Database, req: &PutRequest) -> BackendResult<()> {
     let key = key_of(&req.item)?;
     check_item(&req.item)?;
@@ -121,6 +126,7 @@ pub(super) fn put(db: &Database, req: &PutRequest) -> BackendResult<()> {
     })
 }
 
+/// `UpdateItem` with `ALL_NEW`: the stored item (or a new one) changed, if the condition holds.
 pub(super) fn update(db: &Database, req: &UpdateRequest) -> BackendResult<Item> {
     check_key(&req.key)?;
     check_condition(req.condition.as_ref())?;
@@ -139,6 +145,7 @@ pub(super) fn update(db: &Database, req: &UpdateRequest) -> BackendResult<Item> 
     })
 }
 
+/// `DeleteItem`, if the condition holds.
 pub(super) fn delete(db: &Database, req: &DeleteRequest) -> BackendResult<()> {
     check_key(&req.key)?;
     check_condition(req.condition.as_ref())?;
@@ -160,6 +167,7 @@ pub(super) fn delete(db: &Database, req: &DeleteRequest) -> BackendResult<()> {
     })
 }
 
+/// `Query`: one partition, in sort key order, until the limit or 1 MB of items.
 pub(super) fn query(db: &Database, req: &QueryRequest) -> BackendResult<QueryOutput> {
     if req.limit == 0 {
         return Err(Error::invalid_request("a query limit is at least 1").into());
@@ -287,6 +295,7 @@ pub(super) fn prefix_end(prefix: &str) -> Option<String> {
     None
 }
 
+/// `BatchGetItem` on one table: everything found, nothing left unprocessed.
 pub(super) fn batch_get(db: &Database, req: &BatchGetRequest) -> BackendResult<BatchGetOutput> {
     if req.keys.is_empty() || req.keys.len() > BATCH_GET_MAX {
         return Err(Error::invalid_request(format!(
@@ -320,6 +329,7 @@ pub(super) fn batch_get(db: &Database, req: &BatchGetRequest) -> BackendResult<B
     })
 }
 
+/// `BatchWriteItem` on one table, in one redb transaction: nothing left unprocessed.
 pub(super) fn batch_write(
     db: &Database,
     req: &BatchWriteRequest,
@@ -373,6 +383,7 @@ pub(super) fn batch_write(
     })
 }
 
+/// `TransactWriteItems`: every action, or none (the first failing condition cancels all).
 pub(super) fn transact_write(
     db: &Database,
     actions: &[TransactAction],
