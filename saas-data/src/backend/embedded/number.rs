@@ -228,6 +228,12 @@ impl fmt::Display for Decimal {
             s.push('-');
         }
         let digit = |d: &u8| char::from(b'0' + d);
+        if !self.is_storable() {
+            // Never written out plainly: the exponent could ask for any number of zeros.
+            s.push_str("0.");
+            s.extend(self.digits.iter().map(digit));
+            return write!(f, "{s}E{}", self.exp);
+        }
         let len = self.digits.len();
         match usize::try_from(self.exp) {
             Err(_) | Ok(0) => {
@@ -353,5 +359,8 @@ mod tests {
             assert_eq!(d(input).to_string(), shown);
             assert_eq!(d(shown), d(input));
         }
+        let huge = d("-1.5e999999999999");
+        assert_eq!(huge.to_string(), "-0.15E1000000000000");
+        assert_eq!(d(&huge.to_string()), huge);
     }
 }
