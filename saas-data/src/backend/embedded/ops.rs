@@ -1,0 +1,465 @@
+//! The operations, with DynamoDB's rules: keys, conditions, updates, query ranges, capacity.
+
+use std::collections::HashSet;
+use std::ops::Bound;
+
+use redb::{Database, ReadableDatabase};
+use serde_dynamo::AttributeValue;
+
+use super::db::{Db, decode, ensure_table, load, read_items, store, write, write_items};
+use super::eval;
+use crate::backend::{
+    BATCH_GET_MAX, BATCH_WRITE_MAX, BackendError, BackendResult, BatchGetOutput, BatchGetRequest,
+    BatchWrite, BatchWriteRequest, DeleteRequest, GetRequest, Output, PhysKey, PutRequest,
+    QUERY_PAGE_BYTES, QueryOutput, QueryRequest, TRANSACT_MAX, TransactAction, UpdateRequest,
+};
+use crate::error::{Error, Result};
+use crate::expr::{Cond, UpdateAction};
+use crate::item::{Item, PK, SK, check_size, item_size};
+use crate::query::SortCondition;
+use crate::usage::{Capacity, read_units, write_units};
+
+/// Refuses keys DynamoDB refuses: empty, or longer than 2048 (partition) / 1024 (sort) bytes.
+fn check_key(key: &PhysKey) -> Result<()> {
+    if key.pk.is_empty() || key.sk.is_empty() {
+        return Err(Error::invalid_request("a key attribute is an empty string"));
+    }
+    if key.pk.len() > 2048 || key.sk.len() > 1024 {
+        return Err(Error::invalid_request("a key attribute is too long"));
+    }
+    Ok(())
+}
+
+/// The key of an item to put: its `_pk` and `_sk` strings.
+fn key_of(item: &Item) -> Result<PhysKey> {
+    match (item.get(PK), item.get(SK)) {
+        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
+            let key = PhysKey {
+                pk: pk.clone(),
+                sk: sk.clone(),
+            };
+            check_key(&key)?;
+            Ok(key)
+        }
+        _ => Err(Error::invalid_request(
+            "the item has no string _pk and _sk key attributes",
+        )),
+    }
+}
+
+/// An item as written: DynamoDB's content rules, then its size.
+fn check_item(item: &Item) -> Result<()> {
+    eval::check_item(item)?;
+    check_size(item)
+}
+
+/// Refuses a condition DynamoDB refuses before reading the item.
+fn check_condition(cond: Option<&Cond>) -> Result<()> {
+    cond.map_or(Ok(()), eval::check_condition)
+}
+
+/// Whether the write may go ahead: no condition, or it holds on the stored item (or an empty one).
+fn passes(cond: Option<&Cond>, old: Option<&Item>) -> bool {
+    match (cond, old) {
+        (None, _) => true,
+        (Some(cond), Some(old)) => eval::holds(cond, old),
+        (Some(cond), None) => eval::holds(cond, &Item::new()),
+    }
+}
+
+/// The item after `actions`: the stored one, or a new one with only its key.
+fn updated(old: Option<&Item>, key: &PhysKey, actions: &[UpdateAction]) -> Result<Item> {
+    let mut item = match old {
+        Some(old) => old.clone(),
+        None => Item::from([
+            (PK.to_owned(), AttributeValue::S(key.pk.clone())),
+            (SK.to_owned(), AttributeValue::S(key.sk.clone())),
+        ]),
+    };
+    eval::apply(&mut item, actions)?;
+    check_item(&item)?;
+    Ok(item)
+}
+
+/// An item's size as DynamoDB counts it; 0 when absent.
+fn size(item: Option<&Item>) -> usize {
+    item.map_or(0, item_size)
+}
+
+/// A write's units: the larger of the item before and after, as DynamoDB charges.
+fn write_capacity(old: Option<&Item>, new: Option<&Item>) -> Capacity {
+    Capacity::new(0.0, write_units(size(old).max(size(new))))
+}
+
+/// A read's units: `bytes` in 4 KB units, halved when eventually consistent.
+fn read_capacity(bytes: usize, consistent: bool) -> Capacity {
+    Capacity::new(read_units(bytes, consistent), 0.0)
+}
+
+/// `GetItem`.
+pub(super) fn get(db: &Database, req: &GetRequest) -> BackendResult<Option<Item>> {
+    check_key(&req.key)?;
+    let txn = db.begin_read().db()?;
+    let item = load(&read_items(&txn, &req.table)?, &req.key)?;
+    Ok(Output {
+        capacity: read_capacity(size(item.as_ref()), req.consistent),
+        value: item,
+    })
+}
+
+/// `PutItem`: the whole item, if the condition holds.
+pub(super) fn put(db: &Database, req: &PutRequest) -> BackendResult<()> {
+    let key = key_of(&req.item)?;
+    check_item(&req.item)?;
+    check_condition(req.condition.as_ref())?;
+    write(db, |txn| {
+        let mut table = write_items(txn, &req.table)?;
+        let old = load(&table, &key)?;
+        if !passes(req.condition.as_ref(), old.as_ref()) {
+            return Err(BackendError::ConditionFailed { old });
+        }
+        store(&mut table, &key, &req.item)?;
+        Ok(Output {
+            value: (),
+            capacity: write_capacity(old.as_ref(), Some(&req.item)),
+        })
+    })
+}
+
+/// `UpdateItem` with `ALL_NEW`: the stored item (or a new one) changed, if the condition holds.
+pub(super) fn update(db: &Database, req: &UpdateRequest) -> BackendResult<Item> {
+    check_key(&req.key)?;
+    check_condition(req.condition.as_ref())?;
+    write(db, |txn| {
+        let mut table = write_items(txn, &req.table)?;
+        let old = load(&table, &req.key)?;
+        if !passes(req.condition.as_ref(), old.as_ref()) {
+            return Err(BackendError::ConditionFailed { old });
+        }
+        let new = updated(old.as_ref(), &req.key, &req.actions)?;
+        store(&mut table, &req.key, &new)?;
+        Ok(Output {
+            capacity: write_capacity(old.as_ref(), Some(&new)),
+            value: new,
+        })
+    })
+}
+
+/// `DeleteItem`, if the condition holds.
+pub(super) fn delete(db: &Database, req: &DeleteRequest) -> BackendResult<()> {
+    check_key(&req.key)?;
+    check_condition(req.condition.as_ref())?;
+    write(db, |txn| {
+        let mut table = write_items(txn, &req.table)?;
+        let old = load(&table, &req.key)?;
+        if !passes(req.condition.as_ref(), old.as_ref()) {
+            return Err(BackendError::ConditionFailed { old });
+        }
+        if old.is_some() {
+            table
+                .remove((req.key.pk.as_str(), req.key.sk.as_str()))
+                .db()?;
+        }
+        Ok(Output {
+            value: (),
+            capacity: write_capacity(old.as_ref(), None),
+        })
+    })
+}
+
+/// `Query`: one partition, in sort key order, until the limit or 1 MB of items.
+pub(super) fn query(db: &Database, req: &QueryRequest) -> BackendResult<QueryOutput> {
+    if req.limit == 0 {
+        return Err(Error::invalid_request("a query limit is at least 1").into());
+    }
+    if req.pk.is_empty() {
+        return Err(Error::invalid_request("a key attribute is an empty string").into());
+    }
+    let limit = usize::try_from(req.limit).unwrap_or(usize::MAX);
+    let (low, high) = sort_range(&req.sort, req.start_after.as_deref(), req.descending);
+    let txn = db.begin_read().db()?;
+    let table = read_items(&txn, &req.table)?;
+    let mut items = Vec::new();
+    let mut bytes = 0;
+    let mut last_sort = None;
+    if !is_empty_range(&low, &high) {
+        let pk = req.pk.as_str();
+        // The first partition key after `pk`: every `(pk, _)` sorts before `(pk + "\0", "")`.
+        let next_pk = format!("{pk}\0");
+        let lower = match &low {
+            Bound::Unbounded => Bound::Included((pk, "")),
+            Bound::Included(sk) => Bound::Included((pk, sk.as_str())),
+            Bound::Excluded(sk) => Bound::Excluded((pk, sk.as_str())),
+        };
+        let upper = match &high {
+            Bound::Unbounded => Bound::Excluded((next_pk.as_str(), "")),
+            Bound::Included(sk) => Bound::Included((pk, sk.as_str())),
+            Bound::Excluded(sk) => Bound::Excluded((pk, sk.as_str())),
+        };
+        let mut range = table.range::<(&str, &str)>((lower, upper)).db()?;
+        loop {
+            let next = if req.descending {
+                range.next_back()
+            } else {
+                range.next()
+            };
+            let Some(entry) = next else { break };
+            let (key, value) = entry.db()?;
+            let (_, sk) = key.value();
+            if !req.sort.matches(sk) {
+                continue;
+            }
+            let item = decode(value.value())?;
+            bytes += item_size(&item);
+            items.push(item);
+            if items.len() >= limit || bytes >= QUERY_PAGE_BYTES {
+                last_sort = Some(sk.to_owned());
+                break;
+            }
+        }
+    }
+    Ok(Output {
+        value: QueryOutput { items, last_sort },
+        capacity: read_capacity(bytes, req.consistent),
+    })
+}
+
+/// The sort keys a query reads: its sort condition's range, narrowed to what follows
+/// `start_after` in the query's direction.
+pub(super) fn sort_range(
+    sort: &SortCondition,
+    start_after: Option<&str>,
+    descending: bool,
+) -> (Bound<String>, Bound<String>) {
+    use Bound::{Excluded, Included, Unbounded};
+    let (mut low, mut high) = match sort {
+        SortCondition::All => (Unbounded, Unbounded),
+        SortCondition::Eq(v) => (Included(v.clone()), Included(v.clone())),
+        SortCondition::BeginsWith(p) => (
+            Included(p.clone()),
+            prefix_end(p).map_or(Unbounded, Excluded),
+        ),
+        SortCondition::Between(a, b) => (Included(a.clone()), Included(b.clone())),
+        SortCondition::Lt(v) => (Unbounded, Excluded(v.clone())),
+        SortCondition::Le(v) => (Unbounded, Included(v.clone())),
+        SortCondition::Gt(v) => (Excluded(v.clone()), Unbounded),
+        SortCondition::Ge(v) => (Included(v.clone()), Unbounded),
+    };
+    if let Some(after) = start_after {
+        if descending {
+            let tighter = match &high {
+                Unbounded => true,
+                Included(h) => after <= h.as_str(),
+                Excluded(h) => after < h.as_str(),
+            };
+            if tighter {
+                high = Excluded(after.to_owned());
+            }
+        } else {
+            let tighter = match &low {
+                Unbounded => true,
+                Included(l) => after >= l.as_str(),
+                Excluded(l) => after > l.as_str(),
+            };
+            if tighter {
+                low = Excluded(after.to_owned());
+            }
+        }
+    }
+    (low, high)
+}
+
+/// Whether no string lies between the bounds (an unbounded low end is `""`, included).
+pub(super) fn is_empty_range(low: &Bound<String>, high: &Bound<String>) -> bool {
+    match (low, high) {
+        (_, Bound::Unbounded) => false,
+        (Bound::Unbounded, Bound::Included(_)) => false,
+        (Bound::Unbounded, Bound::Excluded(h)) => h.is_empty(),
+        (Bound::Included(l), Bound::Included(h)) => l > h,
+        (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(h))
+        | (Bound::Excluded(l), Bound::Included(h)) => l >= h,
+    }
+}
+
+/// The smallest string above every string that starts with `prefix` (`None`: there is none).
+/// UTF-8's byte order is code point order, so the last character that can be incremented is.
+pub(super) fn prefix_end(prefix: &str) -> Option<String> {
+    let mut end = prefix.to_owned();
+    while let Some(last) = end.pop() {
+        let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+        if let Some(next) = next {
+            end.push(next);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// `BatchGetItem` on one table: everything found, nothing left unprocessed.
+pub(super) fn batch_get(db: &Database, req: &BatchGetRequest) -> BackendResult<BatchGetOutput> {
+    if req.keys.is_empty() || req.keys.len() > BATCH_GET_MAX {
+        return Err(Error::invalid_request(format!(
+            "a batch read takes 1 to {BATCH_GET_MAX} keys"
+        ))
+        .into());
+    }
+    let mut seen = HashSet::with_capacity(req.keys.len());
+    for key in &req.keys {
+        check_key(key)?;
+        if !seen.insert(key) {
+            return Err(Error::invalid_request("a key appears twice in one batch").into());
+        }
+    }
+    let txn = db.begin_read().db()?;
+    let table = read_items(&txn, &req.table)?;
+    let mut items = Vec::with_capacity(req.keys.len());
+    let mut capacity = Capacity::default();
+    for key in &req.keys {
+        if let Some(item) = load(&table, key)? {
+            capacity += read_capacity(item_size(&item), req.consistent);
+            items.push(item);
+        }
+    }
+    Ok(Output {
+        value: BatchGetOutput {
+            items,
+            unprocessed: Vec::new(),
+        },
+        capacity,
+    })
+}
+
+/// `BatchWriteItem` on one table, in one redb transaction: nothing left unprocessed.
+pub(super) fn batch_write(
+    db: &Database,
+    req: &BatchWriteRequest,
+) -> BackendResult<Vec<BatchWrite>> {
+    if req.writes.is_empty() || req.writes.len() > BATCH_WRITE_MAX {
+        return Err(Error::invalid_request(format!(
+            "a batch write takes 1 to {BATCH_WRITE_MAX} writes"
+        ))
+        .into());
+    }
+    let mut keys = Vec::with_capacity(req.writes.len());
+    let mut seen = HashSet::with_capacity(req.writes.len());
+    for w in &req.writes {
+        let key = match w {
+            BatchWrite::Put(item) => {
+                check_item(item)?;
+                key_of(item)?
+            }
+            BatchWrite::Delete(key) => {
+                check_key(key)?;
+                key.clone()
+            }
+        };
+        if !seen.insert(key.clone()) {
+            return Err(Error::invalid_request("a key appears twice in one batch").into());
+        }
+        keys.push(key);
+    }
+    write(db, |txn| {
+        let mut table = write_items(txn, &req.table)?;
+        let mut capacity = Capacity::default();
+        for (w, key) in req.writes.iter().zip(&keys) {
+            let old = load(&table, key)?;
+            match w {
+                BatchWrite::Put(item) => {
+                    store(&mut table, key, item)?;
+                    capacity += write_capacity(old.as_ref(), Some(item));
+                }
+                BatchWrite::Delete(_) => {
+                    if old.is_some() {
+                        table.remove((key.pk.as_str(), key.sk.as_str())).db()?;
+                    }
+                    capacity += write_capacity(old.as_ref(), None);
+                }
+            }
+        }
+        Ok(Output {
+            value: Vec::new(),
+            capacity,
+        })
+    })
+}
+
+/// `TransactWriteItems`: every action, or none (the first failing condition cancels all).
+pub(super) fn transact_write(
+    db: &Database,
+    actions: &[TransactAction],
+) -> BackendResult<Vec<Capacity>> {
+    if actions.is_empty() || actions.len() > TRANSACT_MAX {
+        return Err(Error::invalid_request(format!(
+            "a transaction takes 1 to {TRANSACT_MAX} actions"
+        ))
+        .into());
+    }
+    // Validate everything before reading anything, as DynamoDB does.
+    let mut keys = Vec::with_capacity(actions.len());
+    let mut seen = HashSet::with_capacity(actions.len());
+    for action in actions {
+        let (key, condition) = match action {
+            TransactAction::Put {
+                item, condition, ..
+            } => {
+                check_item(item)?;
+                (key_of(item)?, condition.as_ref())
+            }
+            TransactAction::Update { key, condition, .. }
+            | TransactAction::Delete { key, condition, .. } => {
+                check_key(key)?;
+                (key.clone(), condition.as_ref())
+            }
+            TransactAction::ConditionCheck { key, condition, .. } => {
+                check_key(key)?;
+                (key.clone(), Some(condition))
+            }
+        };
+        check_condition(condition)?;
+        if !seen.insert((action.table(), key.clone())) {
+            return Err(Error::invalid_request("a transaction touches the same item twice").into());
+        }
+        keys.push((key, condition));
+    }
+    write(db, |txn| {
+        for action in actions {
+            ensure_table(txn, action.table())?;
+        }
+        let mut each = Vec::with_capacity(actions.len());
+        for (index, (action, (key, condition))) in actions.iter().zip(&keys).enumerate() {
+            let mut table = write_items(txn, action.table())?;
+            let old = load(&table, key)?;
+            if !passes(*condition, old.as_ref()) {
+                return Err(BackendError::TransactionConditionFailed { index, old });
+            }
+            let capacity = match action {
+                TransactAction::Put { item, .. } => {
+                    store(&mut table, key, item)?;
+                    write_capacity(old.as_ref(), Some(item))
+                }
+                TransactAction::Update { actions, .. } => {
+                    let new = updated(old.as_ref(), key, actions)?;
+                    store(&mut table, key, &new)?;
+                    write_capacity(old.as_ref(), Some(&new))
+                }
+                TransactAction::Delete { .. } => {
+                    if old.is_some() {
+                        table.remove((key.pk.as_str(), key.sk.as_str())).db()?;
+                    }
+                    write_capacity(old.as_ref(), None)
+                }
+                TransactAction::ConditionCheck { .. } => read_capacity(size(old.as_ref()), true),
+            };
+            // Transactions cost twice.
+            each.push(Capacity::new(
+                capacity.read_units * 2.0,
+                capacity.write_units * 2.0,
+            ));
+        }
+        let total = each.iter().fold(Capacity::default(), |sum, c| sum + *c);
+        Ok(Output {
+            value: each,
+            capacity: total,
+        })
+    })
+}
