@@ -24,7 +24,7 @@ pub const MAX_ATTRIBUTE_NAME_LEN: usize = 255;
 /// use saas_data::Condition;
 ///
 /// let open_and_unassigned = Condition::eq("status", "open").and(Condition::not_exists("assignee"));
-/// let small = Condition::lt("size", 10).or(Condition::begins_with("name", "tmp-"));
+/// let small = Condition::lt("size", &10).or(Condition::begins_with("name", "tmp-"));
 /// # let _ = (open_and_unassigned, small);
 /// ```
 #[derive(Debug, Clone, PartialEq)]

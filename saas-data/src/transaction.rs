@@ -26,8 +26,8 @@ use crate::usage::Operation;
 /// # use saas_data::{Backend, DataStore, Key, Update};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> saas_data::Result<()> {
-/// # let store = DataStore::builder(Backend::in_memory()).pool("t").build()?;
-/// # store.provisioner().create_table("t").await?;
+/// # let store = DataStore::builder(Backend::in_memory()).pool("app-data").build()?;
+/// # store.provisioner().create_table("app-data").await?;
 /// # let ctx = saas_core::TenantContext::builder("tenant-a").build();
 /// let data = store.scope(&ctx);
 /// let todo = Key::new("todos", "T#1")?;

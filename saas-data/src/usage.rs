@@ -144,12 +144,14 @@ impl Totals {
 
 /// Read units for `bytes` read, DynamoDB's way (4 KB units, at least one; halved when eventually
 /// consistent).
+#[cfg_attr(not(feature = "embedded"), allow(dead_code))] // DynamoDB reports its own.
 pub(crate) fn read_units(bytes: usize, consistent: bool) -> f64 {
     let units = bytes.div_ceil(4096).max(1) as f64;
     if consistent { units } else { units / 2.0 }
 }
 
 /// Write units for an item of `bytes` (1 KB units, at least one).
+#[cfg_attr(not(feature = "embedded"), allow(dead_code))] // DynamoDB reports its own.
 pub(crate) fn write_units(bytes: usize) -> f64 {
     bytes.div_ceil(1024).max(1) as f64
 }

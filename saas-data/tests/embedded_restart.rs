@@ -95,7 +95,7 @@ async fn data_survives_a_restart() {
         .query::<Todo>(Query::partition("todos").limit(100).after(cursor))
         .await
         .unwrap();
-    assert_eq!(next.items[0].key().sort(), "T#0100");
+    assert_eq!(next.items[0].key().sort(), "T#0101");
     let b_item = store
         .scope(&b)
         .get::<Todo>(&Key::new("todos", "T#0000").unwrap())

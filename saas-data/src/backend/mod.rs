@@ -33,6 +33,7 @@ pub(crate) const BATCH_WRITE_MAX: usize = 25;
 /// The most actions one `TransactWriteItems` call takes.
 pub(crate) const TRANSACT_MAX: usize = 100;
 /// The most bytes of items one query call reads before it stops (DynamoDB's 1 MB).
+#[cfg_attr(not(feature = "embedded"), allow(dead_code))] // DynamoDB applies it itself.
 pub(crate) const QUERY_PAGE_BYTES: usize = 1024 * 1024;
 
 /// A physical primary key.
@@ -196,6 +197,7 @@ impl TransactAction {
 
 /// A table's lifecycle state, as the provisioner sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "dynamodb"), allow(dead_code))] // The embedded store has no transitions.
 pub(crate) enum TableState {
     Missing,
     Creating,

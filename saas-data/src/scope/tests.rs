@@ -10,8 +10,8 @@ use serde_dynamo::AttributeValue;
 
 use crate::backend::{
     Backend, BackendError, BackendResult, BatchGetOutput, BatchGetRequest, BatchWrite,
-    BatchWriteRequest, BoxFuture, DeleteRequest, GetRequest, PutRequest, QueryOutput, QueryRequest,
-    RawBackend, TableState, TransactAction, UpdateRequest,
+    BatchWriteRequest, BoxFuture, DeleteRequest, GetRequest, Output, PutRequest, QueryOutput,
+    QueryRequest, RawBackend, TableState, TransactAction, UpdateRequest,
 };
 use crate::error::Error;
 use crate::item::Item;
@@ -84,6 +84,16 @@ impl RawBackend for Flaky {
             } else {
                 Vec::new()
             };
+            if req.keys.is_empty() {
+                // DynamoDB refuses an empty batch; a throttled one-key batch answers nothing.
+                return Ok(Output {
+                    value: BatchGetOutput {
+                        items: Vec::new(),
+                        unprocessed: held,
+                    },
+                    capacity: Capacity::default(),
+                });
+            }
             let mut out = self.inner.0.batch_get(req).await?;
             out.value.unprocessed.extend(held);
             Ok(out)
@@ -99,6 +109,12 @@ impl RawBackend for Flaky {
             } else {
                 Vec::new()
             };
+            if req.writes.is_empty() {
+                return Ok(Output {
+                    value: held,
+                    capacity: Capacity::default(),
+                });
+            }
             let mut out = self.inner.0.batch_write(req).await?;
             out.value.extend(held);
             Ok(out)
@@ -130,10 +146,10 @@ impl RawBackend for Flaky {
 
 async fn store(backend: Arc<Flaky>) -> DataStore {
     let store = DataStore::builder(Backend(backend))
-        .pool("t")
+        .pool("app-data")
         .build()
         .unwrap();
-    store.provisioner().create_table("t").await.unwrap();
+    store.provisioner().create_table("app-data").await.unwrap();
     store
 }
 
@@ -244,7 +260,7 @@ async fn raw_put(store: &DataStore, pk: &str, sk: &str, owner: Option<&str>) {
         item.insert("_tenant".into(), AttributeValue::S(owner.into()));
     }
     let req = PutRequest {
-        table: "t".into(),
+        table: "app-data".into(),
         item,
         condition: None,
     };
@@ -331,7 +347,7 @@ async fn usage_is_reported_with_the_tenant() {
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = seen.clone();
     let store = DataStore::builder(Backend::in_memory())
-        .pool("t")
+        .pool("app-data")
         .on_usage(move |u: &crate::Usage<'_>| {
             sink.lock()
                 .unwrap()
@@ -339,7 +355,7 @@ async fn usage_is_reported_with_the_tenant() {
         })
         .build()
         .unwrap();
-    store.provisioner().create_table("t").await.unwrap();
+    store.provisioner().create_table("app-data").await.unwrap();
     let data = store.scope(&ctx("a"));
     let k = Key::new("p", "1").unwrap();
     data.put(
@@ -367,7 +383,7 @@ async fn usage_is_reported_with_the_tenant() {
 fn futures_are_send() {
     fn send<T: Send>(_: T) {}
     let store = DataStore::builder(Backend::in_memory())
-        .pool("t")
+        .pool("app-data")
         .build()
         .unwrap();
     let data = store.scope(&ctx("a"));
@@ -388,5 +404,5 @@ fn futures_are_send() {
     send(std::future::IntoFuture::into_future(
         registry.onboard(&"a".parse().unwrap(), saas_core::Tier::Basic),
     ));
-    send(store.provisioner().create_table("t"));
+    send(store.provisioner().create_table("app-data"));
 }
