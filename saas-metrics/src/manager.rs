@@ -1,0 +1,710 @@
+//! The metrics manager: [`Metrics`] is built once at cold start; [`TenantMetrics`] records one
+//! invocation's metrics for its tenant and flushes them to the sink.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use saas_core::TenantContext;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::consumption;
+use crate::error::{Error, Result};
+use crate::group::{MetricData, MetricGroup};
+use crate::name::{self, MAX_DIMENSIONS};
+use crate::sink::Sink;
+use crate::unit::{Resolution, Unit};
+use crate::{SERVICE, TENANT_ID, TIER};
+
+/// What a flush does when nothing was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnEmpty {
+    /// Publish nothing, say nothing.
+    Skip,
+    /// Publish nothing and log a warning (Powertools' default).
+    #[default]
+    Warn,
+    /// Publish nothing and fail with [`Error::Empty`].
+    Error,
+}
+
+/// The default cap on values one invocation may hold before recording fails.
+pub const DEFAULT_MAX_VALUES: usize = 10_000;
+
+/// The metrics configuration, built once at cold start and shared: namespace, service, sink and
+/// what is a dimension. Cheap to clone. It holds no tenant: each invocation gets its own
+/// [`TenantMetrics`] from [`Metrics::for_tenant`].
+///
+/// ```
+/// use saas_metrics::{Metrics, MemorySink, Unit};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), saas_metrics::Error> {
+/// let sink = MemorySink::new();                      // Sink::emf_stdout() in a Lambda
+/// let metrics = Metrics::builder("TodoApp")?.service("todo")?.sink(sink.clone()).build();
+///
+/// // In a handler, from the verified context:
+/// let ctx = saas_core::TenantContext::builder("tenant-a").build();
+/// let m = metrics.for_tenant(&ctx);
+/// m.count("TodosCreated", 1.0)?;
+/// m.timing("StoreLatency", std::time::Duration::from_millis(12))?;
+/// m.property("list_id", "L-42")?;
+/// m.flush().await?;
+///
+/// assert_eq!(sink.sum("TodosCreated", "tenant-a"), 1.0);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Metrics(Arc<Config>);
+
+struct Config {
+    namespace: Arc<str>,
+    service: Option<String>,
+    sink: Sink,
+    tenant_dimension: bool,
+    tier_dimension: bool,
+    consumption_dimension: bool,
+    on_empty: OnEmpty,
+    max_values: usize,
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Metrics")
+            .field("namespace", &self.0.namespace)
+            .field("service", &self.0.service)
+            .field("sink", &self.0.sink)
+            .field("tenant_dimension", &self.0.tenant_dimension)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// Starts a configuration for CloudWatch namespace `namespace` (1-255 of `0-9 A-Z a-z . - _
+    /// / # :` and space; not `AWS/...`).
+    pub fn builder(namespace: &str) -> Result<MetricsBuilder> {
+        name::namespace(namespace)?;
+        Ok(MetricsBuilder {
+            namespace: namespace.into(),
+            service: None,
+            sink: None,
+            tenant_dimension: false,
+            tier_dimension: true,
+            consumption_dimension: true,
+            on_empty: OnEmpty::default(),
+            max_values: DEFAULT_MAX_VALUES,
+        })
+    }
+
+    /// A configuration from Powertools' settings: the namespace from
+    /// `POWERTOOLS_METRICS_NAMESPACE` and the service from `POWERTOOLS_SERVICE_NAME` (when set),
+    /// so a function moved from Powertools keeps its metrics where they were.
+    pub fn from_env() -> Result<MetricsBuilder> {
+        let namespace = std::env::var("POWERTOOLS_METRICS_NAMESPACE").unwrap_or_default();
+        let builder = Metrics::builder(&namespace)?;
+        match std::env::var("POWERTOOLS_SERVICE_NAME") {
+            Ok(service) if !service.is_empty() => builder.service(&service),
+            _ => Ok(builder),
+        }
+    }
+
+    /// The metrics of one invocation of `ctx`'s tenant. Make one per invocation (the
+    /// [`crate::layer`] does); flush it when the invocation ends.
+    pub fn for_tenant(&self, ctx: &TenantContext) -> TenantMetrics {
+        let mut properties = Map::new();
+        properties.insert(TENANT_ID.into(), ctx.tenant_id().as_str().into());
+        properties.insert(TIER.into(), ctx.tier().as_str().into());
+        TenantMetrics {
+            config: self.clone(),
+            tenant: ctx.tenant_id().as_str().into(),
+            tier: ctx.tier().as_str().into(),
+            state: Arc::new(Mutex::new(State {
+                properties,
+                ..State::default()
+            })),
+        }
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> &str {
+        &self.0.namespace
+    }
+}
+
+/// Builds [`Metrics`].
+#[derive(Debug)]
+#[must_use]
+pub struct MetricsBuilder {
+    namespace: Arc<str>,
+    service: Option<String>,
+    sink: Option<Sink>,
+    tenant_dimension: bool,
+    tier_dimension: bool,
+    consumption_dimension: bool,
+    on_empty: OnEmpty,
+    max_values: usize,
+}
+
+impl MetricsBuilder {
+    /// The `service` dimension on every metric (Powertools' name for it).
+    pub fn service(mut self, service: &str) -> Result<Self> {
+        name::dimension_value(service)?;
+        self.service = Some(service.to_owned());
+        Ok(self)
+    }
+
+    /// Where flushes go: [`Sink::emf_stdout`] by default.
+    pub fn sink(mut self, sink: impl Into<Sink>) -> Self {
+        self.sink = Some(sink.into());
+        self
+    }
+
+    /// Makes `tenant_id` a dimension of the application's metrics (default: a property only).
+    ///
+    /// A dimension lets CloudWatch graph and alarm per tenant, but every metric becomes one
+    /// custom metric per tenant, each billed monthly: 10 metrics for 1,000 tenants are 10,000
+    /// custom metrics. As a property, the tenant is in every EMF line for Logs Insights at no
+    /// metric cost. See `docs/metering.md`.
+    pub fn tenant_dimension(mut self, enabled: bool) -> Self {
+        self.tenant_dimension = enabled;
+        self
+    }
+
+    /// Makes `tier` a dimension of the application's metrics (default: yes; tiers are few).
+    pub fn tier_dimension(mut self, enabled: bool) -> Self {
+        self.tier_dimension = enabled;
+        self
+    }
+
+    /// Keeps `tenant_id` a dimension of the consumption metrics ([`consumption`]) (default: yes,
+    /// so CloudWatch's GetMetricData can give each tenant's figures: 5 custom metrics per tenant
+    /// at most). Without it, consumption is read from the EMF lines in the logs only.
+    pub fn consumption_tenant_dimension(mut self, enabled: bool) -> Self {
+        self.consumption_dimension = enabled;
+        self
+    }
+
+    /// What a flush with nothing recorded does ([`OnEmpty::Warn`] by default).
+    pub fn on_empty(mut self, policy: OnEmpty) -> Self {
+        self.on_empty = policy;
+        self
+    }
+
+    /// The most values one invocation may hold ([`DEFAULT_MAX_VALUES`]); recording beyond it
+    /// fails with [`Error::TooManyValues`] so memory stays bounded.
+    pub fn max_values(mut self, max: usize) -> Self {
+        self.max_values = max;
+        self
+    }
+
+    /// The configuration.
+    pub fn build(self) -> Metrics {
+        Metrics(Arc::new(Config {
+            namespace: self.namespace,
+            service: self.service,
+            sink: self.sink.unwrap_or_else(Sink::emf_stdout),
+            tenant_dimension: self.tenant_dimension,
+            tier_dimension: self.tier_dimension,
+            consumption_dimension: self.consumption_dimension,
+            on_empty: self.on_empty,
+            max_values: self.max_values,
+        }))
+    }
+}
+
+/// How repeated values of one metric are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Aggregation {
+    /// One value, the sum (counters).
+    Sum,
+    /// Every value (gauges, timings): CloudWatch computes the statistics.
+    Each,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GroupKind {
+    Application,
+    Consumption,
+}
+
+#[derive(Debug)]
+struct PendingGroup {
+    kind: GroupKind,
+    extra: Vec<(String, String)>,
+    timestamp: Option<SystemTime>,
+    metrics: Vec<(MetricData, Aggregation)>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    groups: Vec<PendingGroup>,
+    dimensions: Vec<(String, String)>,
+    properties: Map<String, Value>,
+    values: usize,
+}
+
+/// One invocation's metrics, for one tenant: cheap to clone, safe to share between the tasks of
+/// the invocation. Flush it at the end ([`TenantMetrics::flush`]); the [`crate::layer`] does.
+///
+/// Counters ([`TenantMetrics::count`]) are summed; gauges and timings keep every value.
+#[derive(Clone)]
+pub struct TenantMetrics {
+    config: Metrics,
+    tenant: Arc<str>,
+    tier: Arc<str>,
+    state: Arc<Mutex<State>>,
+}
+
+impl fmt::Debug for TenantMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantMetrics")
+            .field("tenant", &self.tenant)
+            .field("namespace", &self.config.0.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A metric with options, from [`TenantMetrics::metric`]; record it with a terminal method.
+#[derive(Debug)]
+#[must_use = "a metric is recorded by count, gauge or timing"]
+pub struct MetricBuilder<'a> {
+    metrics: &'a TenantMetrics,
+    name: &'a str,
+    unit: Option<Unit>,
+    resolution: Resolution,
+    dimensions: Vec<(String, String)>,
+    timestamp: Option<SystemTime>,
+    error: Option<Error>,
+}
+
+impl MetricBuilder<'_> {
+    /// The unit (by default `Count` for counters, `Milliseconds` for timings, `None` for gauges).
+    pub fn unit(mut self, unit: Unit) -> Self {
+        self.unit = Some(unit);
+        self
+    }
+
+    /// One-second storage resolution.
+    pub fn high_resolution(mut self) -> Self {
+        self.resolution = Resolution::High;
+        self
+    }
+
+    /// A dimension of this metric only, on top of the invocation's.
+    pub fn dimension(mut self, name: &str, value: &str) -> Self {
+        if self.error.is_none() {
+            match name::dimension_name(name).and_then(|()| name::dimension_value(value)) {
+                Ok(()) => {
+                    self.dimensions.retain(|(n, _)| n != name);
+                    self.dimensions.push((name.to_owned(), value.to_owned()));
+                }
+                Err(e) => self.error = Some(e),
+            }
+        }
+        self
+    }
+
+    /// When the value was taken (default: the flush). 14 days back to 2 hours ahead.
+    pub fn timestamp(mut self, at: SystemTime) -> Self {
+        self.timestamp = Some(at);
+        self
+    }
+
+    /// Adds `value` to the counter.
+    pub fn count(self, value: f64) -> Result<()> {
+        self.record(value, Unit::Count, Aggregation::Sum)
+    }
+
+    /// Records a gauge value.
+    pub fn gauge(self, value: f64) -> Result<()> {
+        self.record(value, Unit::None, Aggregation::Each)
+    }
+
+    /// Records a duration, in milliseconds unless another time unit was set.
+    pub fn timing(self, elapsed: Duration) -> Result<()> {
+        let unit = self.unit.unwrap_or(Unit::Milliseconds);
+        let value = match unit {
+            Unit::Seconds => elapsed.as_secs_f64(),
+            Unit::Microseconds => elapsed.as_secs_f64() * 1e6,
+            _ => elapsed.as_secs_f64() * 1e3,
+        };
+        self.record(value, Unit::Milliseconds, Aggregation::Each)
+    }
+
+    fn record(self, value: f64, default_unit: Unit, aggregation: Aggregation) -> Result<()> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if let Some(at) = self.timestamp {
+            name::timestamp(at, SystemTime::now())?;
+        }
+        let data = MetricData {
+            name: self.name.to_owned(),
+            unit: self.unit.unwrap_or(default_unit),
+            resolution: self.resolution,
+            values: vec![value],
+        };
+        self.metrics.push(
+            GroupKind::Application,
+            self.dimensions,
+            self.timestamp,
+            data,
+            aggregation,
+        )
+    }
+}
+
+impl TenantMetrics {
+    /// The tenant these metrics are recorded for.
+    pub fn tenant_id(&self) -> &str {
+        &self.tenant
+    }
+
+    /// Adds `value` to counter `name` (unit `Count`).
+    pub fn count(&self, name: &str, value: f64) -> Result<()> {
+        self.metric(name).count(value)
+    }
+
+    /// Records gauge `name` at `value` in `unit`.
+    pub fn gauge(&self, name: &str, value: f64, unit: Unit) -> Result<()> {
+        self.metric(name).unit(unit).gauge(value)
+    }
+
+    /// Records timing `name` (unit `Milliseconds`).
+    pub fn timing(&self, name: &str, elapsed: Duration) -> Result<()> {
+        self.metric(name).timing(elapsed)
+    }
+
+    /// A metric with options: unit, high resolution, its own dimensions, a timestamp.
+    pub fn metric<'a>(&'a self, name: &'a str) -> MetricBuilder<'a> {
+        MetricBuilder {
+            metrics: self,
+            name,
+            unit: None,
+            resolution: Resolution::Standard,
+            dimensions: Vec::new(),
+            timestamp: None,
+            error: None,
+        }
+    }
+
+    /// A dimension on every application metric of this invocation (e.g. `operation`).
+    pub fn dimension(&self, name: &str, value: &str) -> Result<()> {
+        name::dimension_name(name)?;
+        name::dimension_value(value)?;
+        let mut state = self.lock();
+        if state.properties.contains_key(name) && !self.is_builtin(name) {
+            return Err(conflict(name, "a property", "a dimension"));
+        }
+        if let Some(clash) = state.metric_named(name) {
+            return Err(conflict(name, clash, "a dimension"));
+        }
+        state.dimensions.retain(|(n, _)| n != name);
+        state.dimensions.push((name.to_owned(), value.to_owned()));
+        let count = self.base_dimensions(GroupKind::Application).len()
+            + state
+                .groups
+                .iter()
+                .map(|g| g.extra.len())
+                .max()
+                .unwrap_or(0);
+        if count > MAX_DIMENSIONS {
+            state.dimensions.pop();
+            return Err(Error::TooManyDimensions {
+                count,
+                max: MAX_DIMENSIONS,
+            });
+        }
+        Ok(())
+    }
+
+    /// A property: searchable in the logs (CloudWatch Logs Insights), not a dimension, so a
+    /// high-cardinality value (a request id, a list id) costs nothing in metrics.
+    pub fn property(&self, key: &str, value: impl Serialize) -> Result<()> {
+        name::property(key)?;
+        if self.is_builtin(key) {
+            return Err(conflict(key, "set by the crate", "a property"));
+        }
+        let value = serde_json::to_value(value).map_err(|e| Error::Sink(Box::new(e)))?;
+        let mut state = self.lock();
+        if state.dimensions.iter().any(|(n, _)| n == key) {
+            return Err(conflict(key, "a dimension", "a property"));
+        }
+        if let Some(clash) = state.metric_named(key) {
+            return Err(conflict(key, clash, "a property"));
+        }
+        state.properties.insert(key.to_owned(), value);
+        Ok(())
+    }
+
+    /// Consumption: one request of this tenant ([`consumption::REQUESTS`]).
+    pub fn record_request(&self) -> Result<()> {
+        self.consume(consumption::REQUESTS, 1.0, Unit::Count, Aggregation::Sum)
+    }
+
+    /// Consumption: compute time spent for this tenant ([`consumption::COMPUTE_TIME`], ms).
+    pub fn record_compute(&self, elapsed: Duration) -> Result<()> {
+        self.consume(
+            consumption::COMPUTE_TIME,
+            elapsed.as_secs_f64() * 1e3,
+            Unit::Milliseconds,
+            Aggregation::Sum,
+        )
+    }
+
+    /// Consumption: DynamoDB capacity units this tenant consumed (what saas-data's usage hook or
+    /// `DataScope::consumed` reports). Zeros are not recorded.
+    pub fn record_capacity(&self, read_units: f64, write_units: f64) -> Result<()> {
+        name::value(consumption::READ_CAPACITY, read_units)?;
+        name::value(consumption::WRITE_CAPACITY, write_units)?;
+        if read_units != 0.0 {
+            self.consume(
+                consumption::READ_CAPACITY,
+                read_units,
+                Unit::Count,
+                Aggregation::Sum,
+            )?;
+        }
+        if write_units != 0.0 {
+            self.consume(
+                consumption::WRITE_CAPACITY,
+                write_units,
+                Unit::Count,
+                Aggregation::Sum,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Consumption: the bytes this tenant stores now (a gauge, [`consumption::STORAGE`]).
+    pub fn record_storage(&self, bytes: u64) -> Result<()> {
+        self.consume(
+            consumption::STORAGE,
+            bytes as f64,
+            Unit::Bytes,
+            Aggregation::Each,
+        )
+    }
+
+    fn consume(&self, name: &str, value: f64, unit: Unit, aggregation: Aggregation) -> Result<()> {
+        let data = MetricData {
+            name: name.to_owned(),
+            unit,
+            resolution: Resolution::Standard,
+            values: vec![value],
+        };
+        self.push(GroupKind::Consumption, Vec::new(), None, data, aggregation)
+    }
+
+    /// Publishes everything recorded so far to the sink and starts afresh. Called by the
+    /// [`crate::layer`] when the invocation ends, handler error or not.
+    pub async fn flush(&self) -> Result<()> {
+        let groups = self.take(SystemTime::now());
+        if groups.is_empty() {
+            return match self.config.0.on_empty {
+                OnEmpty::Skip => Ok(()),
+                OnEmpty::Warn => {
+                    tracing::warn!(tenant.id = %self.tenant, "no metrics to flush");
+                    Ok(())
+                }
+                OnEmpty::Error => Err(Error::Empty),
+            };
+        }
+        self.config.0.sink.publish(groups).await
+    }
+
+    /// Takes what was recorded as groups stamped `now` where no timestamp was given.
+    pub(crate) fn take(&self, now: SystemTime) -> Vec<MetricGroup> {
+        let mut state = self.lock();
+        let pending = std::mem::take(&mut state.groups);
+        state.values = 0;
+        let properties = Arc::new(state.properties.clone());
+        let invocation_dims = state.dimensions.clone();
+        drop(state);
+        pending
+            .into_iter()
+            .map(|g| {
+                let mut dimensions = self.base_dimensions(g.kind);
+                if g.kind == GroupKind::Application {
+                    merge(&mut dimensions, invocation_dims.iter().cloned());
+                    merge(&mut dimensions, g.extra);
+                }
+                MetricGroup {
+                    namespace: self.config.0.namespace.clone(),
+                    timestamp: g.timestamp.unwrap_or(now),
+                    dimensions,
+                    metrics: g.metrics.into_iter().map(|(m, _)| m).collect(),
+                    properties: properties.clone(),
+                }
+            })
+            .collect()
+    }
+
+    fn base_dimensions(&self, kind: GroupKind) -> Vec<(String, String)> {
+        let c = &self.config.0;
+        let mut dims = Vec::with_capacity(3);
+        if let Some(service) = &c.service {
+            dims.push((SERVICE.to_owned(), service.clone()));
+        }
+        let (tier, tenant) = match kind {
+            GroupKind::Application => (c.tier_dimension, c.tenant_dimension),
+            GroupKind::Consumption => (false, c.consumption_dimension),
+        };
+        if tier {
+            dims.push((TIER.to_owned(), self.tier.to_string()));
+        }
+        if tenant {
+            dims.push((TENANT_ID.to_owned(), self.tenant.to_string()));
+        }
+        dims
+    }
+
+    fn is_builtin(&self, key: &str) -> bool {
+        key == TENANT_ID || key == TIER || key == SERVICE
+    }
+
+    fn push(
+        &self,
+        kind: GroupKind,
+        extra: Vec<(String, String)>,
+        timestamp: Option<SystemTime>,
+        data: MetricData,
+        aggregation: Aggregation,
+    ) -> Result<()> {
+        name::metric(&data.name)?;
+        let value = data.values.first().copied().unwrap_or_default();
+        name::value(&data.name, value)?;
+        if self.is_builtin(&data.name) {
+            return Err(conflict(&data.name, "set by the crate", "a metric"));
+        }
+        let mut state = self.lock();
+        if state.properties.contains_key(&data.name) {
+            return Err(conflict(&data.name, "a property", "a metric"));
+        }
+        if state.dimensions.iter().any(|(n, _)| *n == data.name)
+            || extra.iter().any(|(n, _)| *n == data.name)
+        {
+            return Err(conflict(&data.name, "a dimension", "a metric"));
+        }
+        let count = self.base_dimensions(kind).len() + state.dimensions.len() + extra.len();
+        if count > MAX_DIMENSIONS {
+            return Err(Error::TooManyDimensions {
+                count,
+                max: MAX_DIMENSIONS,
+            });
+        }
+        let max = self.config.0.max_values;
+        let index = match state
+            .groups
+            .iter()
+            .position(|g| g.kind == kind && g.extra == extra && g.timestamp == timestamp)
+        {
+            Some(i) => i,
+            None => {
+                state.groups.push(PendingGroup {
+                    kind,
+                    extra,
+                    timestamp,
+                    metrics: Vec::new(),
+                });
+                state.groups.len() - 1
+            }
+        };
+        let State { groups, values, .. } = &mut *state;
+        let group = &mut groups[index];
+        match group.metrics.iter_mut().find(|(m, _)| m.name == data.name) {
+            Some((existing, agg)) => {
+                if existing.unit != data.unit
+                    || existing.resolution != data.resolution
+                    || *agg != aggregation
+                {
+                    return Err(Error::Conflict {
+                        metric: data.name,
+                        first: describe(existing.unit, existing.resolution, *agg),
+                        second: describe(data.unit, data.resolution, aggregation),
+                    });
+                }
+                match aggregation {
+                    Aggregation::Sum => {
+                        let sum = existing.values.first().copied().unwrap_or_default() + value;
+                        name::value(&existing.name, sum)?;
+                        existing.values = vec![sum];
+                    }
+                    Aggregation::Each => {
+                        if *values >= max {
+                            return Err(Error::TooManyValues(max));
+                        }
+                        existing.values.push(value);
+                        *values += 1;
+                    }
+                }
+            }
+            None => {
+                if *values >= max {
+                    return Err(Error::TooManyValues(max));
+                }
+                group.metrics.push((data, aggregation));
+                *values += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere while holding the lock leaves consistent data: every update above
+        // validates before it writes.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl State {
+    fn metric_named(&self, name: &str) -> Option<&'static str> {
+        self.groups
+            .iter()
+            .any(|g| g.metrics.iter().any(|(m, _)| m.name == name))
+            .then_some("a metric")
+    }
+}
+
+impl Drop for TenantMetrics {
+    fn drop(&mut self) {
+        // The last handle of an invocation that was never flushed: say so rather than lose the
+        // figures in silence.
+        if Arc::strong_count(&self.state) == 1 {
+            let pending = self.lock().values;
+            if pending > 0 {
+                tracing::warn!(
+                    tenant.id = %self.tenant,
+                    values = pending,
+                    "metrics dropped without a flush"
+                );
+            }
+        }
+    }
+}
+
+fn merge(into: &mut Vec<(String, String)>, more: impl IntoIterator<Item = (String, String)>) {
+    for (name, value) in more {
+        match into.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => into.push((name, value)),
+        }
+    }
+}
+
+fn describe(unit: Unit, resolution: Resolution, aggregation: Aggregation) -> String {
+    let kind = match aggregation {
+        Aggregation::Sum => "a counter",
+        Aggregation::Each => "a gauge or timing",
+    };
+    format!("{kind} in {unit} at {}s resolution", resolution.seconds())
+}
+
+fn conflict(name: &str, first: &str, second: &str) -> Error {
+    Error::Conflict {
+        metric: name.to_owned(),
+        first: first.to_owned(),
+        second: second.to_owned(),
+    }
+}

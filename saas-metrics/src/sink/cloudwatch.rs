@@ -1,0 +1,1 @@
+//! CloudWatch PutMetricData sink (in progress).
