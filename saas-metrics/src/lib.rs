@@ -36,7 +36,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `emf` | yes | [`Sink::emf_stdout`], [`Sink::emf_writer`] |
-//! | `cloudwatch` | | `CloudWatchSink`: PutMetricData (`aws-sdk-cloudwatch`), batched, retried, buffered |
+//! | `cloudwatch` | | [`CloudWatchSink`]: PutMetricData (`aws-sdk-cloudwatch`), batched, retried, buffered |
 //! | `layer` | | `layer`: invocation metrics per tenant as a `tower` layer |
 //! | `usage` | | `usage` and the `saas-usage` command: cost per tenant |
 //! | `test-util` | | helpers for tests (the [`MemorySink`] is always there) |
@@ -62,6 +62,12 @@ pub use manager::{
 pub use name::{MAX_AGE, MAX_AHEAD, MAX_DIMENSION_VALUE_LEN, MAX_DIMENSIONS, MAX_NAME_LEN};
 #[doc(inline)]
 pub use sink::Sink;
+#[cfg(feature = "cloudwatch")]
+#[doc(inline)]
+pub use sink::cloudwatch::{
+    CloudWatchSink, CloudWatchSinkBuilder, DEFAULT_MAX_BUFFERED, DROPPED_METRIC,
+    MAX_DATA_PER_REQUEST, MAX_VALUES_PER_DATUM,
+};
 #[doc(inline)]
 pub use sink::emf::{
     MAX_DOCUMENT_BYTES, MAX_METRICS_PER_DOCUMENT, MAX_VALUES_PER_METRIC, documents as emf_documents,
