@@ -37,7 +37,7 @@
 //! |---|---|---|
 //! | `emf` | yes | [`Sink::emf_stdout`], [`Sink::emf_writer`] |
 //! | `cloudwatch` | | [`CloudWatchSink`]: PutMetricData (`aws-sdk-cloudwatch`), batched, retried, buffered |
-//! | `layer` | | `layer`: invocation metrics per tenant as a `tower` layer |
+//! | `layer` | | [`layer`]: invocation metrics per tenant as a `tower` layer |
 //! | `usage` | | `usage` and the `saas-usage` command: cost per tenant |
 //! | `test-util` | | helpers for tests (the [`MemorySink`] is always there) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -45,6 +45,8 @@
 pub mod consumption;
 mod error;
 mod group;
+#[cfg(feature = "layer")]
+pub mod layer;
 mod manager;
 mod name;
 mod sink;
