@@ -120,7 +120,7 @@ impl Metrics {
             tenant: ctx.tenant_id().as_str().into(),
             tier: ctx.tier().as_str().into(),
             state: Arc::new(Mutex::new(State {
-                properties,
+                properties: Arc::new(properties),
                 ..State::default()
             })),
         }
@@ -240,7 +240,7 @@ struct PendingGroup {
 struct State {
     groups: Vec<PendingGroup>,
     dimensions: Vec<(String, String)>,
-    properties: Map<String, Value>,
+    properties: Arc<Map<String, Value>>,
     values: usize,
 }
 
@@ -402,7 +402,7 @@ impl TenantMetrics {
         }
         state.dimensions.retain(|(n, _)| n != name);
         state.dimensions.push((name.to_owned(), value.to_owned()));
-        let count = self.base_dimensions(GroupKind::Application).len()
+        let count = self.base_dimension_count(GroupKind::Application)
             + state
                 .groups
                 .iter()
@@ -434,7 +434,7 @@ impl TenantMetrics {
         if let Some(clash) = state.metric_named(key) {
             return Err(conflict(key, clash, "a property"));
         }
-        state.properties.insert(key.to_owned(), value);
+        Arc::make_mut(&mut state.properties).insert(key.to_owned(), value);
         Ok(())
     }
 
@@ -519,7 +519,7 @@ impl TenantMetrics {
         let mut state = self.lock();
         let pending = std::mem::take(&mut state.groups);
         state.values = 0;
-        let properties = Arc::new(state.properties.clone());
+        let properties = state.properties.clone();
         let invocation_dims = state.dimensions.clone();
         drop(state);
         pending
@@ -539,6 +539,15 @@ impl TenantMetrics {
                 }
             })
             .collect()
+    }
+
+    fn base_dimension_count(&self, kind: GroupKind) -> usize {
+        let c = &self.config.0;
+        let (tier, tenant) = match kind {
+            GroupKind::Application => (c.tier_dimension, c.tenant_dimension),
+            GroupKind::Consumption => (false, c.consumption_dimension),
+        };
+        usize::from(c.service.is_some()) + usize::from(tier) + usize::from(tenant)
     }
 
     fn base_dimensions(&self, kind: GroupKind) -> Vec<(String, String)> {
@@ -587,7 +596,7 @@ impl TenantMetrics {
         {
             return Err(conflict(&data.name, "a dimension", "a metric"));
         }
-        let count = self.base_dimensions(kind).len() + state.dimensions.len() + extra.len();
+        let count = self.base_dimension_count(kind) + state.dimensions.len() + extra.len();
         if count > MAX_DIMENSIONS {
             return Err(Error::TooManyDimensions {
                 count,

@@ -7,7 +7,7 @@ use std::time::UNIX_EPOCH;
 
 use super::{BoxFuture, RawSink};
 use crate::error::{Error, Result};
-use crate::group::MetricGroup;
+use crate::group::{MetricData, MetricGroup};
 use crate::unit::Resolution;
 
 /// The most metrics in one document (EMF's limit).
@@ -35,6 +35,37 @@ fn json_f64(out: &mut Vec<u8>, v: f64) {
         let _ = write!(out, "{}", v as i64);
     } else {
         let _ = serde_json::to_writer(&mut *out, &v);
+    }
+}
+
+/// `{"Name":..,"Unit":..[,"StorageResolution":1]}`.
+fn write_definition(out: &mut Vec<u8>, metric: &MetricData) {
+    out.extend_from_slice(b"{\"Name\":");
+    json_str(out, &metric.name);
+    out.extend_from_slice(b",\"Unit\":");
+    json_str(out, metric.unit.as_str());
+    if metric.resolution == Resolution::High {
+        out.extend_from_slice(b",\"StorageResolution\":1");
+    }
+    out.push(b'}');
+}
+
+/// `,"name":value` or `,"name":[v,..]`.
+fn write_member(out: &mut Vec<u8>, name: &str, values: &[f64]) {
+    out.push(b',');
+    json_str(out, name);
+    out.push(b':');
+    if let [one] = values {
+        json_f64(out, *one);
+    } else {
+        out.push(b'[');
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json_f64(out, *v);
+        }
+        out.push(b']');
     }
 }
 
@@ -88,6 +119,40 @@ pub fn documents(group: &MetricGroup) -> Result<Vec<Vec<u8>>> {
         });
     }
 
+    // The common case, one document: written straight into one buffer.
+    let fits_one = group.metrics.len() <= MAX_METRICS_PER_DOCUMENT
+        && group
+            .metrics
+            .iter()
+            .all(|m| m.values.len() <= MAX_VALUES_PER_METRIC)
+        && base
+            + group
+                .metrics
+                .iter()
+                // A name escapes to at most 6 bytes a byte (\u00XX); a value takes at most 25.
+                .map(|m| 12 * m.name.len() + 64 + 26 * m.values.len())
+                .sum::<usize>()
+            <= MAX_DOCUMENT_BYTES;
+    if fits_one {
+        if group.metrics.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut doc = Vec::with_capacity(base + 64 * group.metrics.len());
+        doc.extend_from_slice(&head);
+        for (i, metric) in group.metrics.iter().enumerate() {
+            if i > 0 {
+                doc.push(b',');
+            }
+            write_definition(&mut doc, metric);
+        }
+        doc.extend_from_slice(&members);
+        for metric in &group.metrics {
+            write_member(&mut doc, &metric.name, &metric.values);
+        }
+        doc.push(b'}');
+        return Ok(vec![doc]);
+    }
+
     let rounds = group
         .metrics
         .iter()
@@ -107,30 +172,9 @@ pub fn documents(group: &MetricGroup) -> Result<Vec<Vec<u8>>> {
                 continue;
             };
             let mut definition = Vec::with_capacity(64);
-            definition.extend_from_slice(b"{\"Name\":");
-            json_str(&mut definition, &metric.name);
-            definition.extend_from_slice(b",\"Unit\":");
-            json_str(&mut definition, metric.unit.as_str());
-            if metric.resolution == Resolution::High {
-                definition.extend_from_slice(b",\"StorageResolution\":1");
-            }
-            definition.push(b'}');
+            write_definition(&mut definition, metric);
             let mut member = Vec::with_capacity(32);
-            member.push(b',');
-            json_str(&mut member, &metric.name);
-            member.push(b':');
-            if let [one] = chunk {
-                json_f64(&mut member, *one);
-            } else {
-                member.push(b'[');
-                for (i, v) in chunk.iter().enumerate() {
-                    if i > 0 {
-                        member.push(b',');
-                    }
-                    json_f64(&mut member, *v);
-                }
-                member.push(b']');
-            }
+            write_member(&mut member, &metric.name, chunk);
             pieces.push(Piece { definition, member });
         }
         // Pack greedily: at most 100 metrics and MAX_DOCUMENT_BYTES per document.
