@@ -38,7 +38,7 @@
 //! | `emf` | yes | [`Sink::emf_stdout`], [`Sink::emf_writer`] |
 //! | `cloudwatch` | | [`CloudWatchSink`]: PutMetricData (`aws-sdk-cloudwatch`), batched, retried, buffered |
 //! | `layer` | | [`layer`]: invocation metrics per tenant as a `tower` layer |
-//! | `usage` | | `usage` and the `saas-usage` command: cost per tenant |
+//! | `usage` | | [`usage`] and the `saas-usage` command: cost per tenant from EMF lines or CloudWatch |
 //! | `test-util` | | helpers for tests (the [`MemorySink`] is always there) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -51,6 +51,8 @@ mod manager;
 mod name;
 mod sink;
 mod unit;
+#[cfg(feature = "usage")]
+pub mod usage;
 
 #[doc(inline)]
 pub use error::{Error, NameKind, Result};
