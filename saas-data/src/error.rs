@@ -63,7 +63,8 @@ pub enum Error {
         /// Why it failed (`NotFound`, `AlreadyExists`, `VersionConflict`, `ConditionFailed`).
         cause: Box<Error>,
     },
-    /// The tenant has no placement: not in the registry, or not active there.
+    /// The tenant has no placement: not in the registry, or not active there, or its own table
+    /// would be the store's pool or control table.
     #[error("tenant is not provisioned: {0}")]
     TenantNotProvisioned(&'static str),
     /// DynamoDB kept throttling after the SDK's retries.

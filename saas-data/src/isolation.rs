@@ -32,7 +32,7 @@ use saas_core::TenantContext;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{DataScope, DataStore, Error, Key, Query, Update};
+use crate::{Condition, DataScope, DataStore, Error, Key, Query, Update};
 
 /// A tenant reached another's data: which step, and what it saw.
 #[derive(Debug, thiserror::Error)]
@@ -52,8 +52,10 @@ pub struct IsolationReport {
 }
 
 /// Seeds tenant B with your samples, drives every operation as tenant A against the same keys
-/// and partitions, and checks that A never sees B's items, never changes them, and never gets a
-/// cursor of B's accepted. A is left with no items; B keeps its samples.
+/// and partitions (gets, batch gets, queries by partition and by sort key, conditional and
+/// versioned writes, deletes, transactions, batch writes), and checks that A never sees B's
+/// items, never changes them, never adds to B's partitions, and never gets a cursor of B's
+/// accepted. A is left with no items; B keeps its samples.
 pub struct IsolationKit<'a, T> {
     store: &'a DataStore,
     a: &'a TenantContext,
@@ -110,6 +112,11 @@ where
         let keys: Vec<Key> = self.samples.iter().map(|(k, _)| k.clone()).collect();
         let partitions: BTreeSet<String> = keys.iter().map(|k| k.partition().to_owned()).collect();
 
+        // What B already has in those partitions, to tell afterwards that A added nothing.
+        let mut before = Vec::with_capacity(partitions.len());
+        for partition in &partitions {
+            before.push(sort_keys(&b, partition).await?);
+        }
         for (key, item) in &self.samples {
             b.put(key, item)
                 .create_only()
@@ -173,6 +180,27 @@ where
                 }
             }
         }
+        // Sort-key conditions aimed at exactly B's keys.
+        for key in &keys {
+            let partition = key.partition().to_owned();
+            for query in [
+                Query::partition(partition.clone()).sort_eq(key.sort()),
+                Query::partition(partition.clone()).sort_prefix(key.sort()),
+                Query::partition(partition).sort_between(key.sort(), key.sort()),
+            ] {
+                let page = a
+                    .query::<T>(query)
+                    .await
+                    .map_err(|e| violation("query by sort key", e.to_string()))?;
+                if !page.items.is_empty() || page.next_cursor.is_some() {
+                    return Err(violation(
+                        "query by sort key",
+                        "A's query returned B's items",
+                    ));
+                }
+                checks += 1;
+            }
+        }
 
         // Writes that need an existing item.
         for (key, item) in &self.samples {
@@ -205,7 +233,29 @@ where
                 Err(e) if e.is_not_found() => {}
                 other => return Err(violation("transaction update", format!("{other:?}"))),
             }
-            checks += 6;
+            let store = self.store;
+            for (step, tx) in [
+                (
+                    "transaction replace",
+                    store.transaction().replace(&a, key, item, 1),
+                ),
+                (
+                    "transaction delete",
+                    store.transaction().delete(&a, key, None),
+                ),
+                (
+                    "transaction check",
+                    store
+                        .transaction()
+                        .check(&a, key, Condition::not_exists("isolation_probe")),
+                ),
+            ] {
+                match tx.commit().await {
+                    Err(e) if e.is_not_found() => {}
+                    other => return Err(violation(step, format!("{other:?}"))),
+                }
+            }
+            checks += 9;
         }
 
         // Writes into A's own space at the same keys, then removal.
@@ -227,9 +277,30 @@ where
             .map_err(|e| violation("batch_delete as A", e.to_string()))?;
         checks += 2;
 
-        // B is untouched.
+        // B is untouched, and has nothing it did not write.
         check_untouched(&b, &self.samples).await?;
         checks += self.samples.len();
+        for (partition, before) in partitions.iter().zip(before) {
+            let mut expected = before;
+            expected.extend(
+                keys.iter()
+                    .filter(|k| k.partition() == partition)
+                    .map(|k| k.sort().to_owned()),
+            );
+            expected.sort_unstable();
+            let found = sort_keys(&b, partition).await?;
+            if found != expected {
+                return Err(violation(
+                    "B after A",
+                    format!(
+                        "partition {partition:?} holds {} items of B, expected {}",
+                        found.len(),
+                        expected.len()
+                    ),
+                ));
+            }
+            checks += 1;
+        }
         Ok(IsolationReport { checks })
     }
 }
@@ -242,6 +313,27 @@ fn expect_not_found(
         Err(Error::NotFound) => Ok(()),
         Ok(()) => Err(violation(step, "succeeded on B's item")),
         Err(e) => Err(violation(step, format!("expected NotFound, got {e}"))),
+    }
+}
+
+/// Every sort key of `partition` in `scope`, page by page (whatever the items' types).
+async fn sort_keys(scope: &DataScope, partition: &str) -> Result<Vec<String>, IsolationViolation> {
+    let mut sorts = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut query = Query::partition(partition).limit(crate::MAX_PAGE_SIZE);
+        if let Some(cursor) = cursor.take() {
+            query = query.after(cursor);
+        }
+        let page = scope
+            .query::<serde::de::IgnoredAny>(query)
+            .await
+            .map_err(|e| violation("listing B's items", e.to_string()))?;
+        sorts.extend(page.items.iter().map(|r| r.key().sort().to_owned()));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(sorts),
+        }
     }
 }
 

@@ -175,6 +175,39 @@ fn shared_error(e: &Error) -> Error {
 /// silo table if it gets one (waiting until it is ACTIVE), and only then marks it `Active`:
 /// requests for a tenant that is not active are refused with
 /// [`Error::TenantNotProvisioned`]. Nothing here runs on the request path.
+///
+/// ```
+/// # use saas_core::TenantContext;
+/// use saas_core::Tier;
+/// use saas_data::{Backend, DataStore, Error, Key, Placement, TableNames, TierPolicy};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // Premium tenants get a table of their own (`app-<tenant>`), the rest share `app-pool`.
+/// let store = DataStore::builder(Backend::in_memory())
+///     .mixed("app-pool", TableNames::prefix("app-")?, TierPolicy::silo_for(&[Tier::Premium]))
+///     .control_table("app-control")
+///     .build()?;
+/// let provisioner = store.provisioner();
+/// provisioner.create_table("app-control").await?; // deployment
+/// provisioner.create_table("app-pool").await?;
+///
+/// // Onboarding (a background job, not a request): places the tenant, creates its table.
+/// let registry = store.system("tenant onboarding").registry();
+/// let big = registry.onboard(&"acme".parse()?, Tier::Premium).await?;
+/// assert_eq!((big.placement, big.table.as_str()), (Placement::Silo, "app-acme"));
+/// let small = registry.onboard(&"corner-shop".parse()?, Tier::Basic).await?;
+/// assert_eq!(small.placement, Placement::Pool);
+///
+/// // Requests: the registry (cached) says where each tenant's items are.
+/// # let acme = TenantContext::builder("acme").tier(Tier::Premium).build();
+/// store.scope(&acme).put(&Key::new("todos", "1")?, &serde_json::json!({"t": "x"})).await?;
+/// // A tenant that was never onboarded is refused before any read.
+/// # let stranger = TenantContext::builder("stranger").build();
+/// let refused = store.scope(&stranger).get::<serde_json::Value>(&Key::new("todos", "1")?).await;
+/// assert!(matches!(refused, Err(Error::TenantNotProvisioned(_))));
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Registry {
     store: DataStore,
@@ -257,6 +290,10 @@ impl Registry {
         let Some(record) = self.get(tenant).await? else {
             return Ok(());
         };
+        if record.placement == Placement::Silo {
+            // Never a table other tenants depend on, whatever the record says.
+            self.store.refuse_shared(&record.table)?;
+        }
         self.set_status(tenant, TenantStatus::Deleting).await?;
         if record.placement == Placement::Silo {
             self.store.provisioner().delete_table(&record.table).await?;
@@ -310,7 +347,7 @@ impl Registry {
                 let placement = placement.unwrap_or_else(|| policy.placement_for(tier));
                 let table = match placement {
                     Placement::Pool => pool_table.to_string(),
-                    Placement::Silo => names.table_for(tenant),
+                    Placement::Silo => self.store.silo_table(names, tenant)?,
                 };
                 let record = TenantRecord {
                     tenant: tenant.clone(),
@@ -333,6 +370,9 @@ impl Registry {
         };
         if record.status == TenantStatus::Active {
             return Ok(record);
+        }
+        if record.placement == Placement::Silo {
+            self.store.refuse_shared(&record.table)?;
         }
         self.store.provisioner().create_table(&record.table).await?;
         let active = self.set_status(tenant, TenantStatus::Active).await?;

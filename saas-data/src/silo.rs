@@ -140,9 +140,14 @@ impl Provisioner {
     }
 
     /// The silo table of `tenant`, by the store's [`TableNames`] (silo and mixed models).
+    ///
+    /// [`Error::TenantNotProvisioned`] when that name is the store's pool or control table: the
+    /// tenant id must not turn a shared table into one tenant's (and deletable with it).
     pub fn tenant_table(&self, tenant: &TenantId) -> Result<String> {
         match &self.store.inner.model {
-            Model::Silo { names } | Model::Mixed { names, .. } => Ok(names.table_for(tenant)),
+            Model::Silo { names } | Model::Mixed { names, .. } => {
+                self.store.silo_table(names, tenant)
+            }
             Model::Pool { .. } => Err(Error::invalid_request(
                 "the pool model has no table per tenant",
             )),

@@ -11,7 +11,7 @@ use crate::backend::Backend;
 use crate::cursor::CursorCodec;
 use crate::error::{Error, Result};
 use crate::key::{MAX_SHARDS, Namespace};
-use crate::registry::{Registry, RegistryCache, TierPolicy};
+use crate::registry::{Placement, Registry, RegistryCache, TierPolicy};
 use crate::scope::DataScope;
 use crate::silo::{Provisioner, TableNames};
 use crate::transaction::Transaction;
@@ -191,14 +191,46 @@ impl DataStore {
                 shards: configured,
             }),
             Model::Silo { names } => Ok(Location {
-                table: names.table_for(tenant).into(),
+                table: self.silo_table(names, tenant)?.into(),
                 shards: configured,
             }),
             Model::Mixed { cache, .. } => {
                 let record = cache.get_or_load(self, tenant).await?;
+                if record.placement == Placement::Silo {
+                    self.refuse_shared(&record.table)?;
+                }
                 record.location()
             }
         }
+    }
+
+    /// Whether `table` is one every tenant depends on: the pool table or the control table.
+    pub(crate) fn is_shared_table(&self, table: &str) -> bool {
+        let pool = match &self.inner.model {
+            Model::Pool { table } => Some(table),
+            Model::Mixed { pool_table, .. } => Some(pool_table),
+            Model::Silo { .. } => None,
+        };
+        pool.is_some_and(|t| **t == *table) || self.inner.control_table.as_deref() == Some(table)
+    }
+
+    /// [`Error::TenantNotProvisioned`] when a tenant's own table would be a shared table.
+    pub(crate) fn refuse_shared(&self, table: &str) -> Result<()> {
+        if self.is_shared_table(table) {
+            return Err(Error::TenantNotProvisioned(
+                "the tenant's silo table would be a shared table",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `tenant`'s own table by `names`, refused when it is the pool or control table (a tenant
+    /// id such as `pool` next to a table `app-pool` and the prefix `app-`): such a tenant would
+    /// keep its items in, and on offboarding delete, a table every tenant depends on.
+    pub(crate) fn silo_table(&self, names: &TableNames, tenant: &TenantId) -> Result<String> {
+        let table = names.table_for(tenant);
+        self.refuse_shared(&table)?;
+        Ok(table)
     }
 }
 

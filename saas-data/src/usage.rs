@@ -151,7 +151,6 @@ pub(crate) fn read_units(bytes: usize, consistent: bool) -> f64 {
 }
 
 /// Write units for an item of `bytes` (1 KB units, at least one).
-#[cfg_attr(not(feature = "embedded"), allow(dead_code))] // DynamoDB reports its own.
 pub(crate) fn write_units(bytes: usize) -> f64 {
     bytes.div_ceil(1024).max(1) as f64
 }

@@ -17,7 +17,7 @@ use crate::expr::{CmpOp, Cond, Condition, Update, UpdateAction};
 use crate::item::{self, Item, PK, Record, TENANT, VERSION};
 use crate::key::{Key, Namespace, shard_of};
 use crate::store::{DataStore, Location};
-use crate::usage::{Capacity, Operation, Totals, Usage};
+use crate::usage::{Capacity, Operation, Totals, Usage, write_units};
 
 mod batch;
 mod paging;
@@ -157,15 +157,28 @@ impl DataScope {
     }
 
     /// Runs a backend call and reports its capacity.
+    ///
+    /// A write refused by its condition consumed capacity too, but DynamoDB's error carries no
+    /// figures: it is reported at DynamoDB's charge for it, the stored item's size in 1 KB
+    /// units (at least one), the same on every backend.
     pub(crate) async fn call<T>(
         &self,
         operation: Operation,
         table: &str,
         fut: impl Future<Output = std::result::Result<Output<T>, BackendError>>,
     ) -> std::result::Result<T, BackendError> {
-        let out = fut.await?;
-        self.report(operation, table, out.capacity);
-        Ok(out.value)
+        match fut.await {
+            Ok(out) => {
+                self.report(operation, table, out.capacity);
+                Ok(out.value)
+            }
+            Err(BackendError::ConditionFailed { old }) => {
+                let size = old.as_ref().map_or(0, item::item_size);
+                self.report(operation, table, Capacity::new(0.0, write_units(size)));
+                Err(BackendError::ConditionFailed { old })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The condition "an item of this namespace is there" (optionally at `version`), and'ed with

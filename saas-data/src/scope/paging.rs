@@ -121,7 +121,7 @@ impl DataScope {
         let pk = self.ns.physical_pk(shard, &query.partition);
         let mut items = Vec::new();
         loop {
-            let remaining = want - items.len();
+            let remaining = want.saturating_sub(items.len()).max(1);
             let req = QueryRequest {
                 table: location.table.clone(),
                 pk: pk.clone(),

@@ -378,6 +378,51 @@ async fn usage_is_reported_with_the_tenant() {
     assert_eq!(data.consumed(), Capacity::new(1.5, 3.0));
 }
 
+#[tokio::test]
+async fn refused_writes_report_what_dynamodb_charges_for_them() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let store = DataStore::builder(Backend::in_memory())
+        .pool("app-data")
+        .on_usage(move |u: &crate::Usage<'_>| {
+            sink.lock().unwrap().push((u.operation, u.capacity));
+        })
+        .build()
+        .unwrap();
+    store.provisioner().create_table("app-data").await.unwrap();
+    let data = store.scope(&ctx("a"));
+    let k = Key::new("p", "1").unwrap();
+    let big = Todo {
+        title: "x".repeat(3000),
+    };
+    data.put(&k, &big).create_only().await.unwrap();
+    seen.lock().unwrap().clear();
+    // Refused by its condition: charged by the stored item's size (~3 KB: 3 units).
+    let err = data.put(&k, &big).create_only().await.unwrap_err();
+    assert!(matches!(err, Error::AlreadyExists), "{err:?}");
+    let err = data.delete(&k).if_version(7).await.unwrap_err();
+    assert!(matches!(err, Error::VersionConflict { .. }), "{err:?}");
+    // Refused on a missing item: one unit.
+    let missing = Key::new("p", "none").unwrap();
+    let err = data
+        .update::<Todo>(&missing, crate::Update::new().set("title", "y"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound), "{err:?}");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        vec![
+            (crate::Operation::Put, Capacity::new(0.0, 3.0)),
+            (crate::Operation::Delete, Capacity::new(0.0, 3.0)),
+            (crate::Operation::Update, Capacity::new(0.0, 1.0)),
+            // Then a consistent read tells "not there" from "not yours".
+            (crate::Operation::Get, Capacity::new(1.0, 0.0)),
+        ]
+    );
+    assert_eq!(data.consumed(), Capacity::new(1.0, 3.0 + 3.0 + 3.0 + 1.0));
+}
+
 /// Every future a handler awaits is `Send`, so the scope works inside axum and Lambda handlers.
 #[test]
 fn futures_are_send() {

@@ -1077,3 +1077,75 @@ pub(crate) async fn write_shards(h: Harness) {
             .done
     );
 }
+
+pub(crate) async fn shared_table_names_are_refused(h: Harness) {
+    // The silo prefix is `cf…-`, the pool table (pool and mixed models) `cf…-pool` and the
+    // control table `cf…-control`: tenants `pool` and `control` would get a shared table as
+    // their own (and delete it when offboarded).
+    for id in ["pool", "control"] {
+        let tenant = TenantId::new(id).unwrap();
+        let ctx = crate::harness::ctx(id, Tier::Premium);
+        let data = h.store.scope(&ctx);
+        match h.layout {
+            // No table per tenant: the id is as good as any.
+            Layout::Pool => {
+                data.put(&key("todos", "1"), &todo(id)).await.unwrap();
+                assert_eq!(
+                    data.get::<Todo>(&key("todos", "1"))
+                        .await
+                        .unwrap()
+                        .item()
+                        .title,
+                    id
+                );
+            }
+            // The silo model has no pool table: only `control` would take a shared one.
+            Layout::Silo if id == "pool" => {
+                let table = h
+                    .store
+                    .provisioner()
+                    .create_tenant_table(&tenant)
+                    .await
+                    .unwrap();
+                assert_eq!(table, h.pool_table);
+                data.put(&key("todos", "1"), &todo(id)).await.unwrap();
+            }
+            Layout::Silo => {
+                let provisioner = h.store.provisioner();
+                let err = provisioner.create_tenant_table(&tenant).await.unwrap_err();
+                assert!(matches!(err, Error::TenantNotProvisioned(_)), "{err:?}");
+                let err = provisioner.delete_tenant_table(&tenant).await.unwrap_err();
+                assert!(matches!(err, Error::TenantNotProvisioned(_)), "{err:?}");
+                let err = data.put(&key("todos", "1"), &todo(id)).await.unwrap_err();
+                assert!(matches!(err, Error::TenantNotProvisioned(_)), "{err:?}");
+                let err = data.get::<Todo>(&key("todos", "1")).await.unwrap_err();
+                assert!(matches!(err, Error::TenantNotProvisioned(_)), "{err:?}");
+            }
+            Layout::Mixed => {
+                let registry = h.store.system("conformance: shared table names").registry();
+                let err = registry.onboard(&tenant, Tier::Premium).await.unwrap_err();
+                assert!(matches!(err, Error::TenantNotProvisioned(_)), "{err:?}");
+                assert!(registry.get(&tenant).await.unwrap().is_none());
+                // Pooled by an override, the same id is fine, and offboarding drops no table.
+                let record = registry
+                    .onboard(&tenant, Tier::Premium)
+                    .placement(Placement::Pool)
+                    .await
+                    .unwrap();
+                assert_eq!(record.table, h.pool_table);
+                data.put(&key("todos", "1"), &todo(id)).await.unwrap();
+                registry.offboard(&tenant).await.unwrap();
+            }
+        }
+    }
+    // The shared tables are all still there.
+    let a = h.store.scope(&h.a);
+    a.put(&key("todos", "after"), &todo("still here"))
+        .await
+        .unwrap();
+    let system = h.store.system("conformance: shared table names").data();
+    system
+        .put(&key("index", "after"), &todo("still here"))
+        .await
+        .unwrap();
+}

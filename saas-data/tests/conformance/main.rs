@@ -58,4 +58,5 @@ suite!(
     system_items_are_apart,
     placement_refusals,
     write_shards,
+    shared_table_names_are_refused,
 );
