@@ -176,6 +176,10 @@ where
     }
 }
 
+/// Records the invocation's metrics. Each is recorded on its own, so that one refused (an
+/// operation name that is not a valid dimension value, a name the handler took for something
+/// else) loses only itself: the invocation and its consumption are still counted. Returns the
+/// first error.
 fn record(
     m: &TenantMetrics,
     operation: Option<&str>,
@@ -183,21 +187,22 @@ fn record(
     elapsed: std::time::Duration,
     status: Option<http::StatusCode>,
 ) -> crate::Result<()> {
+    let mut results = Vec::with_capacity(7);
     if let Some(op) = operation {
-        m.dimension("operation", op)?;
+        results.push(m.dimension("operation", op));
     }
-    m.count("Invocations", 1.0)?;
+    results.push(m.count("Invocations", 1.0));
     if cold {
-        m.count("ColdStart", 1.0)?;
+        results.push(m.count("ColdStart", 1.0));
     }
     match status {
-        Some(s) if s.is_client_error() => m.count("ClientErrors", 1.0)?,
-        Some(s) if s.is_server_error() => m.count("ServerErrors", 1.0)?,
+        Some(s) if s.is_client_error() => results.push(m.count("ClientErrors", 1.0)),
+        Some(s) if s.is_server_error() => results.push(m.count("ServerErrors", 1.0)),
         Some(_) => {}
-        None => m.count("ServerErrors", 1.0)?,
+        None => results.push(m.count("ServerErrors", 1.0)),
     }
-    m.timing("Duration", elapsed)?;
-    m.record_request()?;
-    m.record_compute(elapsed)?;
-    Ok(())
+    results.push(m.timing("Duration", elapsed));
+    results.push(m.record_request());
+    results.push(m.record_compute(elapsed));
+    results.into_iter().collect()
 }

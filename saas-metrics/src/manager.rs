@@ -120,6 +120,7 @@ impl Metrics {
             tenant: ctx.tenant_id().as_str().into(),
             tier: ctx.tier().as_str().into(),
             state: Arc::new(Mutex::new(State {
+                properties_bytes: properties.iter().map(|(k, v)| property_bytes(k, v)).sum(),
                 properties: Arc::new(properties),
                 ..State::default()
             })),
@@ -241,7 +242,26 @@ struct State {
     groups: Vec<PendingGroup>,
     dimensions: Vec<(String, String)>,
     properties: Arc<Map<String, Value>>,
+    /// The bytes the properties take in an EMF document (see [`MAX_PROPERTIES_BYTES`]).
+    properties_bytes: usize,
     values: usize,
+}
+
+/// The most bytes the properties (the crate's and the handler's) may take in one EMF document.
+/// With 30 dimensions of the longest names and values (about 93 KB once escaped) they still leave
+/// every document's fixed part under half of [`crate::MAX_DOCUMENT_BYTES`], which is what the EMF
+/// sink needs to split the metrics; so a property too large is refused when it is set, not found
+/// at flush time with the whole flush lost.
+const MAX_PROPERTIES_BYTES: usize = 32 * 1000;
+
+/// What member `key` with `value` takes in an EMF document: `,"key":value`.
+fn property_bytes(key: &str, value: &Value) -> usize {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail; a value that cannot be written counts as nothing here and
+    // fails the document instead.
+    let _ = serde_json::to_writer(&mut out, key);
+    let _ = serde_json::to_writer(&mut out, value);
+    out.len() + 2
 }
 
 /// One invocation's metrics, for one tenant: cheap to clone, safe to share between the tasks of
@@ -294,7 +314,16 @@ impl MetricBuilder<'_> {
     /// A dimension of this metric only, on top of the invocation's.
     pub fn dimension(mut self, name: &str, value: &str) -> Self {
         if self.error.is_none() {
-            match name::dimension_name(name).and_then(|()| name::dimension_value(value)) {
+            let checked = name::dimension_name(name)
+                .and_then(|()| name::dimension_value(value))
+                .and_then(|()| {
+                    if is_builtin(name) {
+                        Err(conflict(name, "set by the crate", "a dimension"))
+                    } else {
+                        Ok(())
+                    }
+                });
+            match checked {
                 Ok(()) => {
                     self.dimensions.retain(|(n, _)| n != name);
                     self.dimensions.push((name.to_owned(), value.to_owned()));
@@ -322,12 +351,22 @@ impl MetricBuilder<'_> {
     }
 
     /// Records a duration, in milliseconds unless another time unit was set.
+    ///
+    /// A unit other than `Seconds`, `Milliseconds` or `Microseconds` is refused
+    /// ([`Error::Conflict`]): a duration in `Bytes` would be a wrong figure.
     pub fn timing(self, elapsed: Duration) -> Result<()> {
         let unit = self.unit.unwrap_or(Unit::Milliseconds);
         let value = match unit {
             Unit::Seconds => elapsed.as_secs_f64(),
+            Unit::Milliseconds => elapsed.as_secs_f64() * 1e3,
             Unit::Microseconds => elapsed.as_secs_f64() * 1e6,
-            _ => elapsed.as_secs_f64() * 1e3,
+            other => {
+                return Err(conflict(
+                    self.name,
+                    "a timing (Seconds, Milliseconds or Microseconds)",
+                    other.as_str(),
+                ));
+            }
         };
         self.record(value, Unit::Milliseconds, Aggregation::Each)
     }
@@ -390,51 +429,84 @@ impl TenantMetrics {
     }
 
     /// A dimension on every application metric of this invocation (e.g. `operation`).
+    ///
+    /// Refused, with nothing changed: a name the crate sets (`service`, `tier`, `tenant_id`), a
+    /// name already used as a property or a metric, or one dimension too many for any metric.
     pub fn dimension(&self, name: &str, value: &str) -> Result<()> {
         name::dimension_name(name)?;
         name::dimension_value(value)?;
+        if is_builtin(name) {
+            return Err(conflict(name, "set by the crate", "a dimension"));
+        }
         let mut state = self.lock();
-        if state.properties.contains_key(name) && !self.is_builtin(name) {
+        if state.properties.contains_key(name) {
             return Err(conflict(name, "a property", "a dimension"));
         }
         if let Some(clash) = state.metric_named(name) {
             return Err(conflict(name, clash, "a dimension"));
         }
-        state.dimensions.retain(|(n, _)| n != name);
-        state.dimensions.push((name.to_owned(), value.to_owned()));
-        let count = self.base_dimension_count(GroupKind::Application)
-            + state
-                .groups
-                .iter()
-                .map(|g| g.extra.len())
-                .max()
-                .unwrap_or(0);
+        let mut dimensions = state.dimensions.clone();
+        dimensions.retain(|(n, _)| n != name);
+        dimensions.push((name.to_owned(), value.to_owned()));
+        // Every application metric gets the invocation's dimensions: the pending ones with their
+        // own, and those still to come.
+        let count = state
+            .groups
+            .iter()
+            .filter(|g| g.kind == GroupKind::Application)
+            .map(|g| self.dimension_count(GroupKind::Application, &dimensions, &g.extra))
+            .chain([self.dimension_count(GroupKind::Application, &dimensions, &[])])
+            .max()
+            .unwrap_or(0);
         if count > MAX_DIMENSIONS {
-            state.dimensions.pop();
             return Err(Error::TooManyDimensions {
                 count,
                 max: MAX_DIMENSIONS,
             });
         }
+        state.dimensions = dimensions;
         Ok(())
     }
 
     /// A property: searchable in the logs (CloudWatch Logs Insights), not a dimension, so a
     /// high-cardinality value (a request id, a list id) costs nothing in metrics.
+    ///
+    /// Refused, with nothing changed: a key the crate sets, a key already used as a dimension or
+    /// a metric, and properties that would take more than 32,000 bytes of a document together
+    /// ([`Error::PropertyTooLarge`]).
     pub fn property(&self, key: &str, value: impl Serialize) -> Result<()> {
         name::property(key)?;
-        if self.is_builtin(key) {
+        if is_builtin(key) {
             return Err(conflict(key, "set by the crate", "a property"));
         }
         let value = serde_json::to_value(value).map_err(|e| Error::Sink(Box::new(e)))?;
+        let size = property_bytes(key, &value);
         let mut state = self.lock();
-        if state.dimensions.iter().any(|(n, _)| n == key) {
+        if state.dimensions.iter().any(|(n, _)| n == key)
+            || state
+                .groups
+                .iter()
+                .any(|g| g.extra.iter().any(|(n, _)| n == key))
+        {
             return Err(conflict(key, "a dimension", "a property"));
         }
         if let Some(clash) = state.metric_named(key) {
             return Err(conflict(key, clash, "a property"));
         }
+        let replaced = state
+            .properties
+            .get(key)
+            .map_or(0, |old| property_bytes(key, old));
+        let total = state.properties_bytes - replaced + size;
+        if total > MAX_PROPERTIES_BYTES {
+            return Err(Error::PropertyTooLarge {
+                key: key.chars().take(64).collect(),
+                size,
+                max: MAX_PROPERTIES_BYTES,
+            });
+        }
         Arc::make_mut(&mut state.properties).insert(key.to_owned(), value);
+        state.properties_bytes = total;
         Ok(())
     }
 
@@ -524,6 +596,7 @@ impl TenantMetrics {
         drop(state);
         pending
             .into_iter()
+            .filter(|g| !g.metrics.is_empty())
             .map(|g| {
                 let mut dimensions = self.base_dimensions(g.kind);
                 if g.kind == GroupKind::Application {
@@ -550,6 +623,25 @@ impl TenantMetrics {
         usize::from(c.service.is_some()) + usize::from(tier) + usize::from(tenant)
     }
 
+    /// How many dimensions a metric of `kind` with dimensions `extra` has, given the
+    /// invocation's `invocation` (consumption metrics have only the crate's).
+    fn dimension_count(
+        &self,
+        kind: GroupKind,
+        invocation: &[(String, String)],
+        extra: &[(String, String)],
+    ) -> usize {
+        let base = self.base_dimension_count(kind);
+        if kind == GroupKind::Consumption {
+            return base + extra.len();
+        }
+        let own = extra
+            .iter()
+            .filter(|(n, _)| !invocation.iter().any(|(m, _)| m == n))
+            .count();
+        base + invocation.len() + own
+    }
+
     fn base_dimensions(&self, kind: GroupKind) -> Vec<(String, String)> {
         let c = &self.config.0;
         let mut dims = Vec::with_capacity(3);
@@ -569,10 +661,6 @@ impl TenantMetrics {
         dims
     }
 
-    fn is_builtin(&self, key: &str) -> bool {
-        key == TENANT_ID || key == TIER || key == SERVICE
-    }
-
     fn push(
         &self,
         kind: GroupKind,
@@ -584,7 +672,7 @@ impl TenantMetrics {
         name::metric(&data.name)?;
         let value = data.values.first().copied().unwrap_or_default();
         name::value(&data.name, value)?;
-        if self.is_builtin(&data.name) {
+        if is_builtin(&data.name) {
             return Err(conflict(&data.name, "set by the crate", "a metric"));
         }
         let mut state = self.lock();
@@ -596,7 +684,18 @@ impl TenantMetrics {
         {
             return Err(conflict(&data.name, "a dimension", "a metric"));
         }
-        let count = self.base_dimension_count(kind) + state.dimensions.len() + extra.len();
+        if let Some((n, _)) = extra
+            .iter()
+            .find(|(n, _)| is_builtin(n) || state.properties.contains_key(n.as_str()))
+        {
+            let first = if is_builtin(n) {
+                "set by the crate"
+            } else {
+                "a property"
+            };
+            return Err(conflict(n, first, "a dimension"));
+        }
+        let count = self.dimension_count(kind, &state.dimensions, &extra);
         if count > MAX_DIMENSIONS {
             return Err(Error::TooManyDimensions {
                 count,
@@ -604,25 +703,18 @@ impl TenantMetrics {
             });
         }
         let max = self.config.0.max_values;
-        let index = match state
-            .groups
-            .iter()
-            .position(|g| g.kind == kind && g.extra == extra && g.timestamp == timestamp)
-        {
-            Some(i) => i,
-            None => {
-                state.groups.push(PendingGroup {
-                    kind,
-                    extra,
-                    timestamp,
-                    metrics: Vec::new(),
-                });
-                state.groups.len() - 1
-            }
-        };
         let State { groups, values, .. } = &mut *state;
-        let group = &mut groups[index];
-        match group.metrics.iter_mut().find(|(m, _)| m.name == data.name) {
+        let index = groups
+            .iter()
+            .position(|g| g.kind == kind && g.extra == extra && g.timestamp == timestamp);
+        let existing = index.and_then(|i| {
+            groups[i]
+                .metrics
+                .iter_mut()
+                .find(|(m, _)| m.name == data.name)
+        });
+        // Every check comes before the first write: an error leaves nothing recorded.
+        match existing {
             Some((existing, agg)) => {
                 if existing.unit != data.unit
                     || existing.resolution != data.resolution
@@ -653,8 +745,16 @@ impl TenantMetrics {
                 if *values >= max {
                     return Err(Error::TooManyValues(max));
                 }
-                group.metrics.push((data, aggregation));
                 *values += 1;
+                match index {
+                    Some(i) => groups[i].metrics.push((data, aggregation)),
+                    None => groups.push(PendingGroup {
+                        kind,
+                        extra,
+                        timestamp,
+                        metrics: vec![(data, aggregation)],
+                    }),
+                }
             }
         }
         Ok(())
@@ -693,6 +793,11 @@ impl Drop for TenantMetrics {
     }
 }
 
+/// A member the crate sets: `tenant_id`, `tier` and `service` are never the handler's to choose.
+fn is_builtin(key: &str) -> bool {
+    key == TENANT_ID || key == TIER || key == SERVICE
+}
+
 fn merge(into: &mut Vec<(String, String)>, more: impl IntoIterator<Item = (String, String)>) {
     for (name, value) in more {
         match into.iter_mut().find(|(n, _)| *n == name) {
@@ -717,3 +822,7 @@ fn conflict(name: &str, first: &str, second: &str) -> Error {
         second: second.to_owned(),
     }
 }
+
+#[cfg(test)]
+#[path = "manager_tests.rs"]
+mod tests;

@@ -32,6 +32,9 @@ struct Pending {
     namespace: Arc<str>,
     datum: MetricDatum,
     size: usize,
+    /// For the [`DROPPED_METRIC`] point: the drops it reports. It is never buffered: unsent, its
+    /// count goes back to the counter, so that the report itself cannot be dropped.
+    reports_dropped: u64,
 }
 
 /// Sends metrics with `PutMetricData` through `aws-sdk-cloudwatch`.
@@ -175,6 +178,7 @@ impl CloudWatchSink {
                     namespace,
                     size: 128,
                     datum,
+                    reports_dropped: dropped,
                 });
             }
             // Nothing to send it with: report it next time.
@@ -208,6 +212,10 @@ impl CloudWatchSink {
         match failure {
             None => Ok(()),
             Some(e) => {
+                let (reports, unsent): (Vec<Pending>, Vec<Pending>) =
+                    unsent.into_iter().partition(|p| p.reports_dropped > 0);
+                let unreported: u64 = reports.iter().map(|p| p.reports_dropped).sum();
+                self.0.dropped.fetch_add(unreported, Ordering::Relaxed);
                 let count = unsent.len();
                 self.requeue(unsent);
                 Err(Error::Sink(
@@ -267,6 +275,7 @@ fn data(group: &MetricGroup) -> Vec<Pending> {
                 namespace: group.namespace.clone(),
                 datum: datum.build(),
                 size,
+                reports_dropped: 0,
             });
         }
     }
@@ -334,6 +343,54 @@ mod tests {
                 .collect(),
             properties: Arc::new(Map::new()),
         }
+    }
+
+    /// A client for a port of 127.0.0.1 where nothing listens, trying once.
+    fn unreachable() -> Client {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = aws_sdk_cloudwatch::Config::builder()
+            .behavior_version(aws_sdk_cloudwatch::config::BehaviorVersion::latest())
+            .region(aws_sdk_cloudwatch::config::Region::new("us-east-1"))
+            .endpoint_url(format!("http://127.0.0.1:{port}"))
+            .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .retry_config(aws_sdk_cloudwatch::config::retry::RetryConfig::disabled())
+            .build();
+        Client::from_conf(config)
+    }
+
+    #[tokio::test]
+    async fn unsent_points_stay_within_the_bound_and_every_drop_is_counted() {
+        let sink = CloudWatchSink::builder(unreachable())
+            .max_buffered(3)
+            .build();
+        let err = sink.send(vec![group(vec![1.0], 5)]).await.unwrap_err();
+        assert!(err.to_string().contains("3 data points kept"), "{err}");
+        assert_eq!((sink.buffered(), sink.dropped()), (3, 2));
+        // The newest are kept, in order.
+        let names: Vec<_> = sink
+            .lock()
+            .iter()
+            .map(|p| p.datum.metric_name().unwrap().to_owned())
+            .collect();
+        assert_eq!(names, ["m2", "m3", "m4"]);
+        // The report of the drops is never buffered (where it could be dropped in turn): its
+        // count goes back to the counter.
+        for _ in 0..3 {
+            sink.send(vec![group(vec![1.0], 2)]).await.unwrap_err();
+        }
+        assert_eq!((sink.buffered(), sink.dropped()), (3, 2 + 3 * 2));
+        assert!(sink.lock().iter().all(|p| p.reports_dropped == 0));
+        assert!(
+            sink.lock()
+                .iter()
+                .all(|p| p.datum.metric_name() != Some(DROPPED_METRIC))
+        );
     }
 
     #[test]

@@ -164,10 +164,13 @@ mod tests {
             dec,
             Period::parse(Some("2026-12-01"), Some("2027-01-01")).unwrap()
         );
+        assert_eq!(dec.to_string(), "2026-12-01 to 2027-01-01");
+        let noon = Period::parse(Some("2026-12-01T12:00:00Z"), Some("2027-01-01")).unwrap();
         assert_eq!(
-            dec.to_string(),
-            "[2026-12-01T00:00:00Z, 2027-01-01T00:00:00Z)"
+            noon.to_string(),
+            "2026-12-01T12:00:00Z to 2027-01-01T00:00:00Z"
         );
+        assert_eq!(Period::default().to_string(), "all time");
     }
 
     #[test]
