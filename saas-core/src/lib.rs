@@ -44,6 +44,7 @@
 //! | `axum` | | `TenantContext` and `Identity` as axum extractors |
 //! | `json-logs` | | [`logging::init`]: JSON logs for Lambda (`tracing-subscriber`) |
 //! | `test-util` | | [`test_util`]: contexts without tokens, a local issuer with a JWKS server |
+//! | `dev-issuer` | | [`dev_issuer::DevIssuer`]: a development issuer for local runs (key kept in a data directory); **local development only** |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod claims;
@@ -53,6 +54,8 @@ mod membership;
 mod resolve;
 
 pub mod authorizer_response;
+#[cfg(feature = "dev-issuer")]
+pub mod dev_issuer;
 mod envelope;
 pub mod extract;
 #[cfg(feature = "jwt")]
@@ -60,6 +63,8 @@ pub mod jwt;
 pub mod layer;
 #[cfg(feature = "json-logs")]
 pub mod logging;
+#[cfg(any(feature = "test-util", feature = "dev-issuer"))]
+mod rsa_key;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 

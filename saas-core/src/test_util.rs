@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{self as sig, KeyPair as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -20,6 +19,7 @@ use serde_json::{Map, Value, json};
 use crate::claims::Claims;
 use crate::context::{ContextSource, Identity, TenantContext, TenantId, User};
 use crate::jwt::{Issuer, JwtVerifier, JwtVerifierBuilder};
+use crate::rsa_key::{self, RsaKey};
 use crate::{Role, Tier};
 
 mod bytes_shim {
@@ -143,7 +143,7 @@ impl TestContextBuilder {
 pub const TEST_AUDIENCE: &str = "test-client";
 
 enum SigningKey {
-    Rsa(sig::RsaKeyPair),
+    Rsa(RsaKey),
     Ec(sig::EcdsaKeyPair, &'static str),
 }
 
@@ -154,7 +154,7 @@ struct TestKey {
 
 impl TestKey {
     fn rsa(kid: String) -> Self {
-        let key = sig::RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA key generation");
+        let key = RsaKey::generate().expect("RSA key generation");
         Self {
             kid,
             key: SigningKey::Rsa(key),
@@ -176,14 +176,7 @@ impl TestKey {
 
     fn jwk(&self) -> Value {
         match &self.key {
-            SigningKey::Rsa(key) => {
-                let public = key.public_key();
-                json!({
-                    "kty": "RSA", "kid": self.kid, "use": "sig", "alg": "RS256",
-                    "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
-                    "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
-                })
-            }
+            SigningKey::Rsa(key) => key.jwk(&self.kid),
             SigningKey::Ec(key, alg) => {
                 let point = key.public_key().as_ref();
                 let half = (point.len() - 1) / 2;
@@ -205,21 +198,10 @@ impl TestKey {
     }
 
     fn sign(&self, alg: &str, message: &[u8]) -> Vec<u8> {
-        let rng = SystemRandom::new();
         match &self.key {
-            SigningKey::Rsa(key) => {
-                let encoding: &'static dyn sig::RsaEncoding = match alg {
-                    "RS384" => &sig::RSA_PKCS1_SHA384,
-                    "RS512" => &sig::RSA_PKCS1_SHA512,
-                    _ => &sig::RSA_PKCS1_SHA256,
-                };
-                let mut out = vec![0; key.public_modulus_len()];
-                key.sign(encoding, &rng, message, &mut out)
-                    .expect("RSA signing");
-                out
-            }
+            SigningKey::Rsa(key) => key.sign(alg, message).expect("RSA signing"),
             SigningKey::Ec(key, _) => key
-                .sign(&rng, message)
+                .sign(&SystemRandom::new(), message)
                 .expect("EC signing")
                 .as_ref()
                 .to_vec(),
@@ -393,7 +375,7 @@ impl TestIssuer {
     /// The RSA public key of the current signing key (DER, PKCS#1), as an attacker would know it.
     pub fn public_key_der(&self) -> Vec<u8> {
         match &self.state.current().key {
-            SigningKey::Rsa(key) => key.public_key().as_ref().to_vec(),
+            SigningKey::Rsa(key) => key.public_key_der().to_vec(),
             SigningKey::Ec(key, _) => key.public_key().as_ref().to_vec(),
         }
     }
@@ -537,12 +519,8 @@ impl TokenBuilder {
             .and_then(Value::as_str)
             .unwrap_or("RS256")
             .to_owned();
-        let message = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(Value::Object(header).to_string()),
-            URL_SAFE_NO_PAD.encode(Value::Object(self.claims).to_string()),
-        );
+        let message = rsa_key::signing_input(header, self.claims);
         let signature = self.key.sign(&alg, message.as_bytes());
-        format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature))
+        rsa_key::compact(&message, &signature)
     }
 }
