@@ -1,0 +1,157 @@
+//! Building the service: the store, whom to trust, the tenant layer, the routes.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::response::IntoResponse;
+use saas_core::dev_issuer::DevIssuer;
+use saas_core::jwt::{Issuer, JwtVerifier};
+use saas_core::{
+    Identity, Membership, MembershipError, RequireTenantLayer, TenantId, TenantRejection,
+    TenantResolver, Tier, membership_fn, path_segment,
+};
+use saas_data::{Backend, DataStore};
+
+use crate::config::{Config, IdentityConfig, StoreConfig};
+use crate::error::ApiError;
+use crate::model::{MemberRecord, member_key};
+use crate::routes;
+
+/// What the handlers share: built once, cheap to clone. No tenant lives here.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store; handlers reach a list's data only through a scope for its verified context.
+    pub store: DataStore,
+    /// The development issuer, when the service is its own.
+    pub dev: Option<DevIssuer>,
+}
+
+/// The table the embedded store and the local run use.
+pub const LOCAL_TABLE: &str = "todo";
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A setting.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The development issuer's key.
+    #[error("development issuer: {0}")]
+    DevIssuer(#[from] saas_core::dev_issuer::DevIssuerError),
+    /// The verifier's configuration.
+    #[error("verifier: {0}")]
+    Verifier(#[from] saas_core::jwt::ConfigError),
+    /// The store.
+    #[error("store: {0}")]
+    Store(#[from] saas_data::Error),
+    /// The tenant resolver.
+    #[error("resolver: {0}")]
+    Resolver(#[from] saas_core::NoSourceError),
+    /// The data directory or the listener.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The service for `config`, its development issuer (if any) signing as `public_url`.
+pub async fn build(config: &Config, public_url: &str) -> Result<Router, StartError> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let cursor_key = crate::secret::load_or_create(&config.data_dir.join("cursor.key"))?;
+    let (backend, table) = match &config.store {
+        StoreConfig::Embedded => (
+            Backend::open(config.data_dir.join("store.redb"))?,
+            LOCAL_TABLE.to_owned(),
+        ),
+        StoreConfig::Dynamodb { table } => {
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            (
+                Backend::dynamodb(aws_sdk_dynamodb::Client::new(&sdk)),
+                table.clone(),
+            )
+        }
+    };
+    let store = DataStore::builder(backend)
+        .pool(table.clone())
+        .cursor_key(cursor_key)
+        .build()?;
+    if config.store == StoreConfig::Embedded {
+        // The local table is the deployment's business on AWS; here it is ours.
+        store.provisioner().create_table(&table).await?;
+    }
+
+    let (verifier, dev) = match &config.identity {
+        IdentityConfig::Development => {
+            let dev = DevIssuer::open(&config.data_dir, public_url)?;
+            (dev.verifier_builder().build()?, Some(dev))
+        }
+        IdentityConfig::Issuer {
+            issuer,
+            jwks_url,
+            audiences,
+        } => {
+            let verifier = JwtVerifier::builder()
+                .issuer(
+                    Issuer::oidc(issuer.clone())
+                        .jwks_url(jwks_url.clone())
+                        .audiences(audiences.iter().cloned()),
+                )
+                .build()?;
+            (verifier, None)
+        }
+    };
+    if let Err(e) = verifier.prewarm().await {
+        tracing::warn!(error = %e, "JWKS not reachable at start; requests answer 503 until it is");
+    }
+
+    let state = AppState { store, dev };
+    let resolver = TenantResolver::builder()
+        .bearer(verifier)
+        .select_tenant(path_segment("lists", 1), lookup(state.store.clone()))
+        .build()?;
+    let tenant_layer = RequireTenantLayer::new(resolver).on_rejection(rejection);
+    Ok(routes::router(state, tenant_layer))
+}
+
+/// The membership lookup: a list id chosen in the path is authorised against the list's member
+/// record for the caller's verified email, read on every request (so a revocation takes effect
+/// on the next one). No verified email, or no record, is no membership.
+fn lookup(store: DataStore) -> impl saas_core::MembershipLookup + 'static {
+    let store = Arc::new(store);
+    membership_fn(move |identity: Identity, list: TenantId| {
+        let store = store.clone();
+        async move {
+            let Some(email) = identity.user().verified_email() else {
+                return Ok(None);
+            };
+            let Ok(key) = member_key(&email.to_lowercase()) else {
+                return Ok(None);
+            };
+            match store
+                .system("membership lookup")
+                .tenant(&list)
+                .get::<MemberRecord>(&key)
+                .await
+            {
+                Ok(member) => Ok(Some(Membership::new(
+                    member.item().role.role(),
+                    Tier::Basic,
+                ))),
+                Err(saas_data::Error::NotFound) => Ok(None),
+                Err(e) => Err(MembershipError::new(e)),
+            }
+        }
+    })
+}
+
+/// The contract's answers for the tenant layer's refusals: a non-member learns nothing (404).
+fn rejection(r: &TenantRejection) -> http::Response<String> {
+    let error = match r {
+        TenantRejection::NotAMember => ApiError::NotFound,
+        r if r.status() == http::StatusCode::UNAUTHORIZED => ApiError::Unauthenticated,
+        r if r.status() == http::StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable,
+        r if r.status() == http::StatusCode::FORBIDDEN => ApiError::NotFound,
+        _ => ApiError::Internal,
+    };
+    let body = saas_core::ErrorBody::new(error.code(), error.to_string()).to_json();
+    let (parts, _) = error.into_response().into_parts();
+    http::Response::from_parts(parts, body)
+}

@@ -1,0 +1,116 @@
+//! The service's settings, from the environment (`../shared/todo-api.md`, "Running it").
+
+use std::path::PathBuf;
+
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// The embedded file store in this directory (`TODO_DATA_DIR`, default `./.todo-data`).
+    Embedded,
+    /// DynamoDB (`TODO_STORE=dynamodb`), this table (`TODO_TABLE`), configured the standard way
+    /// (`AWS_REGION`, `AWS_ENDPOINT_URL`, ...).
+    Dynamodb {
+        /// The pool table.
+        table: String,
+    },
+}
+
+/// Whom the service trusts to sign its callers' tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityConfig {
+    /// The service is its own development issuer (`/dev/token`): no `TODO_ISSUER`.
+    Development,
+    /// Tokens of `issuer` only, checked against `jwks_url`, for one of `audiences`.
+    Issuer {
+        /// `iss`.
+        issuer: String,
+        /// The JWKS (default `{issuer}/.well-known/jwks.json`).
+        jwks_url: String,
+        /// `aud` of ID tokens or `client_id` of access tokens.
+        audiences: Vec<String>,
+    },
+}
+
+/// The service's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The data directory: the embedded store, the development key, the cursor secret.
+    pub data_dir: PathBuf,
+    /// Where the data lives.
+    pub store: StoreConfig,
+    /// Whom to trust.
+    pub identity: IdentityConfig,
+    /// Requests per second allowed per list (`TODO_LIST_RPS`); `None` is no quota.
+    pub list_rps: Option<u32>,
+}
+
+/// A setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {reason}")]
+pub struct ConfigError {
+    name: &'static str,
+    reason: String,
+}
+
+impl Config {
+    /// The local defaults in `data_dir`: embedded store, development issuer, no quota.
+    pub fn local(data_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            data_dir: data_dir.into(),
+            store: StoreConfig::Embedded,
+            identity: IdentityConfig::Development,
+            list_rps: None,
+        }
+    }
+
+    /// From `TODO_DATA_DIR`, `TODO_STORE`, `TODO_TABLE`, `TODO_ISSUER`, `TODO_JWKS_URL`,
+    /// `TODO_AUDIENCE` and `TODO_LIST_RPS`.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let mut config = Config::local(var("TODO_DATA_DIR").unwrap_or_else(|| ".todo-data".into()));
+        config.store = match var("TODO_STORE").as_deref() {
+            None | Some("embedded") => StoreConfig::Embedded,
+            Some("dynamodb") => StoreConfig::Dynamodb {
+                table: var("TODO_TABLE").ok_or(ConfigError {
+                    name: "TODO_TABLE",
+                    reason: "needed with TODO_STORE=dynamodb".into(),
+                })?,
+            },
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "TODO_STORE",
+                    reason: format!("{other:?} is neither embedded nor dynamodb"),
+                });
+            }
+        };
+        if let Some(issuer) = var("TODO_ISSUER") {
+            let issuer = issuer.trim_end_matches('/').to_owned();
+            let audiences: Vec<String> = var("TODO_AUDIENCE")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if audiences.is_empty() {
+                return Err(ConfigError {
+                    name: "TODO_AUDIENCE",
+                    reason: "needed with TODO_ISSUER (the app client ids, comma-separated)".into(),
+                });
+            }
+            config.identity = IdentityConfig::Issuer {
+                jwks_url: var("TODO_JWKS_URL")
+                    .unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json")),
+                issuer,
+                audiences,
+            };
+        }
+        if let Some(rps) = var("TODO_LIST_RPS") {
+            config.list_rps = Some(rps.parse().ok().filter(|r| *r > 0).ok_or(ConfigError {
+                name: "TODO_LIST_RPS",
+                reason: format!("{rps:?} is not a positive whole number"),
+            })?);
+        }
+        Ok(config)
+    }
+}

@@ -1,0 +1,26 @@
+//! The multi-tenant todo service (`../shared/todo-api.md`): each todo list is a tenant, built only
+//! on the public APIs of `saas-core` (verified callers, per-request tenants authorised by
+//! membership), `saas-data` (the list's data in its own key space) and `saas-metrics`.
+//!
+//! ```no_run
+//! # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = todo::Config::from_env()?;
+//! let server = todo::Server::start(config, "127.0.0.1:3000").await?;
+//! println!("listening on {}", server.url());
+//! server.wait().await?;
+//! # Ok(()) }
+//! ```
+
+mod app;
+mod body;
+mod config;
+mod error;
+mod model;
+mod routes;
+mod secret;
+mod server;
+
+pub use app::{AppState, LOCAL_TABLE, StartError, build};
+pub use config::{Config, ConfigError, IdentityConfig, StoreConfig};
+pub use error::ApiError;
+pub use server::Server;

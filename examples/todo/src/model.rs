@@ -1,0 +1,236 @@
+//! What the service stores, and how it answers.
+//!
+//! Every list is a tenant: its items sit in the list's own key space (`saas-data` pool model),
+//! reachable only through a scope for that list. The one cross-list item is each user's index of
+//! their lists, kept as system data.
+
+use std::time::SystemTime;
+
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+use saas_core::{Role, TenantId};
+use saas_data::{Key, KeyError};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// A member's role in a list, as the contract spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ListRole {
+    /// Created the list: everything, including sharing and deleting it.
+    Owner,
+    /// Reads and writes todos.
+    Editor,
+    /// Reads.
+    Viewer,
+}
+
+impl ListRole {
+    /// The saas-core role the membership lookup grants.
+    pub(crate) fn role(self) -> Role {
+        match self {
+            ListRole::Owner => Role::TenantAdmin,
+            ListRole::Editor => Role::TenantUser,
+            ListRole::Viewer => Role::TenantViewer,
+        }
+    }
+
+    /// Back from the verified context's role.
+    pub(crate) fn from_role(role: Role) -> ListRole {
+        match role {
+            Role::SystemAdmin | Role::TenantAdmin => ListRole::Owner,
+            Role::TenantUser => ListRole::Editor,
+            Role::TenantViewer => ListRole::Viewer,
+        }
+    }
+}
+
+/// The list itself: `meta` in the list's key space.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ListRecord {
+    /// Its name.
+    pub(crate) name: String,
+    /// RFC 3339 UTC.
+    pub(crate) created_at: String,
+    /// The owner's email.
+    pub(crate) owner: String,
+}
+
+/// A member: `member/{email}` in the list's key space.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct MemberRecord {
+    /// The verified email it matches.
+    pub(crate) email: String,
+    /// The role.
+    pub(crate) role: ListRole,
+}
+
+/// One of a user's lists: `user#{email}/{list}` in the system key space.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct IndexRecord {
+    /// The user's role there.
+    pub(crate) role: ListRole,
+}
+
+/// A todo: `todo/{id}` in the list's key space; ids sort by creation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct TodoRecord {
+    /// Its title.
+    pub(crate) title: String,
+    /// Whether it is done.
+    pub(crate) done: bool,
+    /// RFC 3339 UTC.
+    pub(crate) created_at: String,
+    /// RFC 3339 UTC.
+    pub(crate) updated_at: String,
+    /// The creator's email.
+    pub(crate) created_by: String,
+}
+
+/// A list as answered.
+#[derive(Debug, Serialize)]
+pub(crate) struct ListView {
+    /// The list id (its tenant id).
+    pub(crate) id: String,
+    /// Its name.
+    pub(crate) name: String,
+    /// The caller's role.
+    pub(crate) role: ListRole,
+    /// RFC 3339 UTC.
+    pub(crate) created_at: String,
+}
+
+/// A todo as answered.
+#[derive(Debug, Serialize)]
+pub(crate) struct TodoView {
+    /// Its id.
+    pub(crate) id: String,
+    /// Its title.
+    pub(crate) title: String,
+    /// Whether it is done.
+    pub(crate) done: bool,
+    /// Its version: 1 when created, + 1 on each change.
+    pub(crate) version: u64,
+    /// RFC 3339 UTC.
+    pub(crate) created_at: String,
+    /// RFC 3339 UTC.
+    pub(crate) updated_at: String,
+    /// The creator's email.
+    pub(crate) created_by: String,
+}
+
+impl TodoView {
+    /// The view of `record` stored under `id` at `version`.
+    pub(crate) fn new(id: &str, version: u64, record: TodoRecord) -> TodoView {
+        TodoView {
+            id: id.to_owned(),
+            title: record.title,
+            done: record.done,
+            version,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            created_by: record.created_by,
+        }
+    }
+}
+
+/// The list's own record.
+pub(crate) fn meta_key() -> Result<Key, ApiError> {
+    key("meta", "list")
+}
+
+/// A member's record.
+pub(crate) fn member_key(email: &str) -> Result<Key, ApiError> {
+    key("member", email)
+}
+
+/// A todo's record.
+pub(crate) fn todo_key(id: &str) -> Result<Key, ApiError> {
+    key("todo", id)
+}
+
+/// The partition of `email`'s list index (system data).
+pub(crate) fn index_partition(email: &str) -> String {
+    format!("user#{email}")
+}
+
+/// `email`'s index entry for `list`.
+pub(crate) fn index_key(email: &str, list: &TenantId) -> Result<Key, ApiError> {
+    key(&index_partition(email), list.as_str())
+}
+
+fn key(partition: &str, sort: &str) -> Result<Key, ApiError> {
+    Key::new(partition, sort).map_err(|e: KeyError| {
+        tracing::debug!(error = %e, "key refused");
+        ApiError::NotFound
+    })
+}
+
+/// Now, RFC 3339 UTC.
+pub(crate) fn now() -> String {
+    DateTime::from(SystemTime::now())
+        .fmt(Format::DateTime)
+        .unwrap_or_default()
+}
+
+/// A new random id: `prefix` and 26 hex digits, after a time part when `sortable` (so that ids
+/// sort by creation). Valid as a tenant id.
+pub(crate) fn new_id(prefix: &str, sortable: bool) -> Result<String, ApiError> {
+    let mut random = [0u8; 10];
+    getrandom::fill(&mut random).map_err(|_| ApiError::Internal)?;
+    let mut id = String::with_capacity(40);
+    id.push_str(prefix);
+    if sortable {
+        let ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default();
+        id.push_str(&format!("{ms:012x}"));
+    }
+    for b in random {
+        id.push_str(&format!("{b:02x}"));
+    }
+    Ok(id)
+}
+
+/// An email as memberships match it: trimmed, lowercased, plausible.
+pub(crate) fn normalize_email(email: &str) -> Result<String, ApiError> {
+    let email = email.trim().to_lowercase();
+    let plausible = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+        });
+    if plausible {
+        Ok(email)
+    } else {
+        Err(ApiError::InvalidRequest("not an email address"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_tenant_ids_and_sortable_ones_sort_by_time() {
+        let a = new_id("t", true).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = new_id("t", true).unwrap();
+        assert!(a < b);
+        assert!(TenantId::new(&new_id("l", false).unwrap()).is_ok());
+        assert_eq!(new_id("l", false).unwrap().len(), 21);
+    }
+
+    #[test]
+    fn emails_are_normalized_or_refused() {
+        assert_eq!(
+            normalize_email(" Ann@Example.COM ").unwrap(),
+            "ann@example.com"
+        );
+        for bad in ["", "ann", "@x", "ann@", "a b@x", "a@b@c"] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+}

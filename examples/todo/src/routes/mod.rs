@@ -1,0 +1,67 @@
+//! The contract's routes (`../shared/todo-api.md`).
+
+mod account;
+mod lists;
+mod members;
+mod todos;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+use saas_core::{RequireTenantLayer, TenantContext};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::model::ListRole;
+
+/// Every route: the public ones as they are, the rest behind the tenant layer (a verified caller,
+/// and for `/lists/{list}/...` a verified membership of that list).
+pub(crate) fn router(state: AppState, tenant_layer: RequireTenantLayer) -> Router {
+    let public = Router::new()
+        .route("/health", get(account::health))
+        .route("/dev/token", post(account::dev_token))
+        .route("/.well-known/jwks.json", get(account::jwks));
+    let protected = Router::new()
+        .route("/me", get(account::me))
+        .route("/lists", post(lists::create).get(lists::list))
+        .route(
+            "/lists/{list}",
+            get(lists::get).patch(lists::rename).delete(lists::delete),
+        )
+        .route("/lists/{list}/todos", post(todos::create).get(todos::list))
+        .route(
+            "/lists/{list}/todos/{todo}",
+            get(todos::get).patch(todos::update).delete(todos::delete),
+        )
+        .route("/lists/{list}/members", get(members::list))
+        .route(
+            "/lists/{list}/members/{email}",
+            put(members::put).delete(members::delete),
+        )
+        .route_layer(tenant_layer);
+    public
+        .merge(protected)
+        .fallback(|| async { ApiError::NotFound })
+        .with_state(state)
+}
+
+/// The caller's role in the list of `ctx`, if it is at least `needed`.
+fn require(ctx: &TenantContext, needed: ListRole) -> Result<ListRole, ApiError> {
+    let role = ListRole::from_role(ctx.role());
+    let allowed = match needed {
+        ListRole::Owner => role == ListRole::Owner,
+        ListRole::Editor => role != ListRole::Viewer,
+        ListRole::Viewer => true,
+    };
+    if allowed {
+        Ok(role)
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
+/// The caller's verified email, normalized; a context without one cannot act.
+fn caller_email(user: Option<&saas_core::User>) -> Result<String, ApiError> {
+    user.and_then(saas_core::User::verified_email)
+        .map(str::to_lowercase)
+        .ok_or(ApiError::Forbidden)
+}
