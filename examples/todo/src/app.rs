@@ -108,7 +108,8 @@ pub async fn build(config: &Config, public_url: &str) -> Result<Router, StartErr
         .select_tenant(path_segment("lists", 1), lookup(state.store.clone()))
         .build()?;
     let tenant_layer = RequireTenantLayer::new(resolver).on_rejection(rejection);
-    Ok(routes::router(state, tenant_layer))
+    let quota = config.list_rps.map(crate::quota::ListQuota::new);
+    Ok(routes::router(state, tenant_layer, quota))
 }
 
 /// The membership lookup: a list id chosen in the path is authorised against the list's member

@@ -16,6 +16,7 @@ mod body;
 mod config;
 mod error;
 mod model;
+mod quota;
 mod routes;
 mod secret;
 mod server;

@@ -12,10 +12,15 @@ use saas_core::{RequireTenantLayer, TenantContext};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::model::ListRole;
+use crate::quota::ListQuota;
 
 /// Every route: the public ones as they are, the rest behind the tenant layer (a verified caller,
 /// and for `/lists/{list}/...` a verified membership of that list).
-pub(crate) fn router(state: AppState, tenant_layer: RequireTenantLayer) -> Router {
+pub(crate) fn router(
+    state: AppState,
+    tenant_layer: RequireTenantLayer,
+    quota: Option<ListQuota>,
+) -> Router {
     let public = Router::new()
         .route("/health", get(account::health))
         .route("/dev/token", post(account::dev_token))
@@ -37,6 +42,11 @@ pub(crate) fn router(state: AppState, tenant_layer: RequireTenantLayer) -> Route
             "/lists/{list}/members/{email}",
             put(members::put).delete(members::delete),
         )
+        // Layers run last-added first: the tenant layer, then the list's quota.
+        .route_layer(axum::middleware::from_fn_with_state(
+            quota,
+            crate::quota::limit,
+        ))
         .route_layer(tenant_layer);
     public
         .merge(protected)
