@@ -14,17 +14,47 @@ use saas_data::{Backend, DataStore};
 
 use crate::config::{Config, IdentityConfig, StoreConfig};
 use crate::error::ApiError;
+use crate::metering::UsageBook;
 use crate::model::{MemberRecord, member_key};
 use crate::routes;
 
-/// What the handlers share: built once, cheap to clone. No tenant lives here.
+/// What the handlers share: built once, cheap to clone. Nothing here belongs to one request;
+/// what is kept per list (the usage book) is keyed by the list.
 #[derive(Clone)]
 pub struct AppState {
     /// The store; handlers reach a list's data only through a scope for its verified context.
     pub store: DataStore,
     /// The development issuer, when the service is its own.
     pub dev: Option<DevIssuer>,
+    pub(crate) usage: UsageBook,
 }
+
+/// The built service: its router, and the task that stores usage (stopped when dropped).
+pub struct App {
+    /// The routes.
+    pub router: Router,
+    flusher: tokio::task::JoinHandle<()>,
+    usage: UsageBook,
+    store: DataStore,
+}
+
+impl App {
+    /// Stops the usage task and stores what is pending.
+    pub async fn shutdown(mut self) {
+        self.flusher.abort();
+        let _ = (&mut self.flusher).await;
+        self.usage.flush(&self.store).await;
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.flusher.abort();
+    }
+}
+
+/// How often pending usage is stored.
+const USAGE_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The table the embedded store and the local run use.
 pub const LOCAL_TABLE: &str = "todo";
@@ -47,13 +77,16 @@ pub enum StartError {
     /// The tenant resolver.
     #[error("resolver: {0}")]
     Resolver(#[from] saas_core::NoSourceError),
+    /// The metrics configuration.
+    #[error("metrics: {0}")]
+    Metrics(String),
     /// The data directory or the listener.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
 }
 
 /// The service for `config`, its development issuer (if any) signing as `public_url`.
-pub async fn build(config: &Config, public_url: &str) -> Result<Router, StartError> {
+pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError> {
     std::fs::create_dir_all(&config.data_dir)?;
     let cursor_key = crate::secret::load_or_create(&config.data_dir.join("cursor.key"))?;
     let (backend, table) = match &config.store {
@@ -72,6 +105,7 @@ pub async fn build(config: &Config, public_url: &str) -> Result<Router, StartErr
     let store = DataStore::builder(backend)
         .pool(table.clone())
         .cursor_key(cursor_key)
+        .on_usage(crate::metering::on_usage)
         .build()?;
     if config.store == StoreConfig::Embedded {
         // The local table is the deployment's business on AWS; here it is ours.
@@ -102,14 +136,43 @@ pub async fn build(config: &Config, public_url: &str) -> Result<Router, StartErr
         tracing::warn!(error = %e, "JWKS not reachable at start; requests answer 503 until it is");
     }
 
-    let state = AppState { store, dev };
+    let state = AppState {
+        store,
+        dev,
+        usage: UsageBook::default(),
+    };
+    let metrics = saas_metrics::Metrics::builder("TodoApp")
+        .and_then(|b| b.service("todo"))
+        .map_err(|e| StartError::Metrics(e.to_string()))?
+        .sink(emf_sink(config)?)
+        .on_empty(saas_metrics::OnEmpty::Skip)
+        .build();
     let resolver = TenantResolver::builder()
         .bearer(verifier)
         .select_tenant(path_segment("lists", 1), lookup(state.store.clone()))
         .build()?;
     let tenant_layer = RequireTenantLayer::new(resolver).on_rejection(rejection);
     let quota = config.list_rps.map(crate::quota::ListQuota::new);
-    Ok(routes::router(state, tenant_layer, quota))
+    let flusher = state.usage.spawn_flusher(state.store.clone(), USAGE_FLUSH);
+    Ok(App {
+        usage: state.usage.clone(),
+        store: state.store.clone(),
+        router: routes::router(state, tenant_layer, quota, metrics),
+        flusher,
+    })
+}
+
+/// EMF lines: to `metrics.emf` in the data directory for a local run (`saas-usage --emf` reads
+/// it), to stdout on Lambda.
+fn emf_sink(config: &Config) -> Result<saas_metrics::Sink, StartError> {
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        return Ok(saas_metrics::Sink::emf_stdout());
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(config.data_dir.join("metrics.emf"))?;
+    Ok(saas_metrics::Sink::emf_writer(file))
 }
 
 /// The membership lookup: a list id chosen in the path is authorised against the list's member

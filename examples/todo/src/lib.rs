@@ -15,13 +15,14 @@ mod app;
 mod body;
 mod config;
 mod error;
+mod metering;
 mod model;
 mod quota;
 mod routes;
 mod secret;
 mod server;
 
-pub use app::{AppState, LOCAL_TABLE, StartError, build};
+pub use app::{App, AppState, LOCAL_TABLE, StartError, build};
 pub use config::{Config, ConfigError, IdentityConfig, StoreConfig};
 pub use error::ApiError;
 pub use server::Server;

@@ -235,6 +235,13 @@ pub(crate) async fn delete(
         .map(|(k, _)| k)
         .collect();
     data.batch_delete(&todos).await?;
+    state.usage.forget(ctx.tenant_id());
+    if let Ok(usage) = Key::new("usage", "totals") {
+        match data.delete(&usage).await {
+            Ok(()) | Err(saas_data::Error::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     data.delete(&meta_key()?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

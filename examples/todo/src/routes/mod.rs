@@ -4,10 +4,13 @@ mod account;
 mod lists;
 mod members;
 mod todos;
+mod usage;
 
 use axum::Router;
+use axum::extract::MatchedPath;
 use axum::routing::{get, post, put};
 use saas_core::{RequireTenantLayer, TenantContext};
+use saas_metrics::layer::InvocationMetricsLayer;
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -15,19 +18,23 @@ use crate::model::ListRole;
 use crate::quota::ListQuota;
 
 /// Every route: the public ones as they are, the rest behind the tenant layer (a verified caller,
-/// and for `/lists/{list}/...` a verified membership of that list).
+/// and for `/lists/{list}/...` a verified membership of that list), the list routes metered
+/// under their list and held to its quota.
 pub(crate) fn router(
     state: AppState,
     tenant_layer: RequireTenantLayer,
     quota: Option<ListQuota>,
+    metrics: saas_metrics::Metrics,
 ) -> Router {
     let public = Router::new()
         .route("/health", get(account::health))
         .route("/dev/token", post(account::dev_token))
         .route("/.well-known/jwks.json", get(account::jwks));
-    let protected = Router::new()
+    let caller = Router::new()
         .route("/me", get(account::me))
         .route("/lists", post(lists::create).get(lists::list))
+        .route_layer(tenant_layer.clone());
+    let list = Router::new()
         .route(
             "/lists/{list}",
             get(lists::get).patch(lists::rename).delete(lists::delete),
@@ -42,16 +49,30 @@ pub(crate) fn router(
             "/lists/{list}/members/{email}",
             put(members::put).delete(members::delete),
         )
-        // Layers run last-added first: the tenant layer, then the list's quota.
+        .route("/lists/{list}/usage", get(usage::get))
+        // Layers run last-added first: the tenant layer, saas-metrics' invocation metrics,
+        // the list's quota, then the meter of the request's own consumption.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.usage.clone(),
+            crate::metering::meter,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             quota,
             crate::quota::limit,
         ))
+        .route_layer(InvocationMetricsLayer::new(metrics).operation(operation))
         .route_layer(tenant_layer);
     public
-        .merge(protected)
+        .merge(caller)
+        .merge(list)
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)
+}
+
+/// The `operation` dimension: the method and the route's pattern, never an id.
+fn operation(parts: &http::request::Parts) -> Option<String> {
+    let route = parts.extensions.get::<MatchedPath>()?;
+    Some(format!("{} {}", parts.method, route.as_str()))
 }
 
 /// The caller's role in the list of `ctx`, if it is at least `needed`.
