@@ -157,7 +157,13 @@ pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError>
     Ok(App {
         usage: state.usage.clone(),
         store: state.store.clone(),
-        router: routes::router(state, tenant_layer, quota, metrics),
+        router: routes::router(
+            state,
+            tenant_layer,
+            quota,
+            metrics,
+            config.flush_usage_each_request,
+        ),
         flusher,
     })
 }

@@ -42,6 +42,9 @@ pub struct Config {
     pub identity: IdentityConfig,
     /// Requests per second allowed per list (`TODO_LIST_RPS`); `None` is no quota.
     pub list_rps: Option<u32>,
+    /// Store each request's usage before answering it (on Lambda, where a frozen sandbox runs no
+    /// background task), rather than once a second.
+    pub flush_usage_each_request: bool,
 }
 
 /// A setting that cannot be used.
@@ -60,6 +63,7 @@ impl Config {
             store: StoreConfig::Embedded,
             identity: IdentityConfig::Development,
             list_rps: None,
+            flush_usage_each_request: false,
         }
     }
 
@@ -112,5 +116,63 @@ impl Config {
             })?);
         }
         Ok(config)
+    }
+
+    /// Whether this configuration may run on Lambda: it must trust a real issuer (the
+    /// development issuer would let anyone sign in as anyone) and keep its data in DynamoDB (a
+    /// sandbox's files vanish with it). Sets usage to be stored with each request.
+    pub fn for_lambda(mut self) -> Result<Config, ConfigError> {
+        if self.identity == IdentityConfig::Development {
+            return Err(ConfigError {
+                name: "TODO_ISSUER",
+                reason:
+                    "must be set on Lambda: the development issuer lets anyone sign in as anyone"
+                        .into(),
+            });
+        }
+        if self.store == StoreConfig::Embedded {
+            return Err(ConfigError {
+                name: "TODO_STORE",
+                reason: "must be dynamodb on Lambda: a sandbox's files vanish with it".into(),
+            });
+        }
+        self.flush_usage_each_request = true;
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lambda_refuses_the_development_issuer_and_the_embedded_store() {
+        let local = Config::local("/tmp/x");
+        assert!(
+            local
+                .clone()
+                .for_lambda()
+                .unwrap_err()
+                .to_string()
+                .starts_with("TODO_ISSUER")
+        );
+        let mut issuer = local;
+        issuer.identity = IdentityConfig::Issuer {
+            issuer: "https://issuer".into(),
+            jwks_url: "https://issuer/jwks".into(),
+            audiences: vec!["app".into()],
+        };
+        assert!(
+            issuer
+                .clone()
+                .for_lambda()
+                .unwrap_err()
+                .to_string()
+                .starts_with("TODO_STORE")
+        );
+        issuer.store = StoreConfig::Dynamodb {
+            table: "todo".into(),
+        };
+        assert!(issuer.for_lambda().unwrap().flush_usage_each_request);
     }
 }

@@ -206,7 +206,12 @@ async fn store_delta(
 /// The middleware on the list routes (inside the tenant layer and saas-metrics' layer): times the
 /// handler, collects the capacity it consumed in its list, records it into the invocation's
 /// `TenantMetrics` and the book.
-pub(crate) async fn meter(State(book): State<UsageBook>, request: Request, next: Next) -> Response {
+pub(crate) async fn meter(
+    State(meter_state): State<MeterState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let MeterState { book, store } = meter_state;
     let Some(ctx) = request.extensions().get::<TenantContext>().cloned() else {
         return next.run(request).await;
     };
@@ -236,5 +241,16 @@ pub(crate) async fn meter(State(book): State<UsageBook>, request: Request, next:
             compute_ms: elapsed.as_secs_f64() * 1e3,
         },
     );
+    if let Some(store) = store {
+        book.flush(&store).await;
+    }
     response
+}
+
+/// What the metering middleware needs: the book, and the store when usage is stored with each
+/// request (on Lambda).
+#[derive(Clone)]
+pub(crate) struct MeterState {
+    pub(crate) book: UsageBook,
+    pub(crate) store: Option<DataStore>,
 }

@@ -14,6 +14,7 @@ use saas_metrics::layer::InvocationMetricsLayer;
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::metering::MeterState;
 use crate::model::ListRole;
 use crate::quota::ListQuota;
 
@@ -25,6 +26,7 @@ pub(crate) fn router(
     tenant_layer: RequireTenantLayer,
     quota: Option<ListQuota>,
     metrics: saas_metrics::Metrics,
+    flush_each_request: bool,
 ) -> Router {
     let public = Router::new()
         .route("/health", get(account::health))
@@ -53,7 +55,10 @@ pub(crate) fn router(
         // Layers run last-added first: the tenant layer, saas-metrics' invocation metrics,
         // the list's quota, then the meter of the request's own consumption.
         .route_layer(axum::middleware::from_fn_with_state(
-            state.usage.clone(),
+            MeterState {
+                book: state.usage.clone(),
+                store: flush_each_request.then(|| state.store.clone()),
+            },
             crate::metering::meter,
         ))
         .route_layer(axum::middleware::from_fn_with_state(
