@@ -85,10 +85,14 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
-/// The service for `config`, its development issuer (if any) signing as `public_url`.
-pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError> {
+/// The service's store for `config`: the embedded file store in the data directory (its table
+/// created on first use), or DynamoDB. Every usage report goes to the request meter.
+pub async fn open_store(config: &Config) -> Result<DataStore, StartError> {
     std::fs::create_dir_all(&config.data_dir)?;
-    let cursor_key = crate::secret::load_or_create(&config.data_dir.join("cursor.key"))?;
+    let cursor_key = match &config.cursor_key {
+        Some(key) => key.as_bytes().to_vec(),
+        None => crate::secret::load_or_create(&config.data_dir.join("cursor.key"))?,
+    };
     let (backend, table) = match &config.store {
         StoreConfig::Embedded => (
             Backend::open(config.data_dir.join("store.redb"))?,
@@ -111,6 +115,13 @@ pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError>
         // The local table is the deployment's business on AWS; here it is ours.
         store.provisioner().create_table(&table).await?;
     }
+
+    Ok(store)
+}
+
+/// The service for `config`, its development issuer (if any) signing as `public_url`.
+pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError> {
+    let store = open_store(config).await?;
 
     let (verifier, dev) = match &config.identity {
         IdentityConfig::Development => {

@@ -42,6 +42,9 @@ pub struct Config {
     pub identity: IdentityConfig,
     /// Requests per second allowed per list (`TODO_LIST_RPS`); `None` is no quota.
     pub list_rps: Option<u32>,
+    /// The secret that signs pagination cursors (`TODO_CURSOR_KEY`, at least 32 bytes); without
+    /// it, a secret kept in the data directory.
+    pub cursor_key: Option<String>,
     /// Store each request's usage before answering it (on Lambda, where a frozen sandbox runs no
     /// background task), rather than once a second.
     pub flush_usage_each_request: bool,
@@ -63,6 +66,7 @@ impl Config {
             store: StoreConfig::Embedded,
             identity: IdentityConfig::Development,
             list_rps: None,
+            cursor_key: None,
             flush_usage_each_request: false,
         }
     }
@@ -109,6 +113,15 @@ impl Config {
                 audiences,
             };
         }
+        if let Some(key) = var("TODO_CURSOR_KEY") {
+            if key.len() < 32 {
+                return Err(ConfigError {
+                    name: "TODO_CURSOR_KEY",
+                    reason: "must be at least 32 bytes".into(),
+                });
+            }
+            config.cursor_key = Some(key);
+        }
         if let Some(rps) = var("TODO_LIST_RPS") {
             config.list_rps = Some(rps.parse().ok().filter(|r| *r > 0).ok_or(ConfigError {
                 name: "TODO_LIST_RPS",
@@ -134,6 +147,12 @@ impl Config {
             return Err(ConfigError {
                 name: "TODO_STORE",
                 reason: "must be dynamodb on Lambda: a sandbox's files vanish with it".into(),
+            });
+        }
+        if self.cursor_key.is_none() {
+            return Err(ConfigError {
+                name: "TODO_CURSOR_KEY",
+                reason: "must be set on Lambda, the same in every sandbox, or cursors break".into(),
             });
         }
         self.flush_usage_each_request = true;

@@ -17,12 +17,13 @@ mod config;
 mod error;
 mod metering;
 mod model;
+pub mod pre_token;
 mod quota;
 mod routes;
 mod secret;
 mod server;
 
-pub use app::{App, AppState, LOCAL_TABLE, StartError, build};
+pub use app::{App, AppState, LOCAL_TABLE, StartError, build, open_store};
 pub use config::{Config, ConfigError, IdentityConfig, StoreConfig};
 pub use error::ApiError;
 pub use server::Server;
