@@ -1,20 +1,31 @@
-//! One invocation's metrics: 10 counters recorded for a tenant, a property, and the EMF document
-//! produced and written (to `io::sink()`), the work a handler adds per request. Beside it, the
-//! same invocation flushed through PutMetricData to a local CloudWatch stand-in (moto behind the
-//! CBOR proxy, from `SAAS_TEST_CLOUDWATCH_ENDPOINT`; skipped without it).
+//! One invocation's metrics in EMF: a fresh `TenantMetrics` from `Metrics::for_tenant`, 10
+//! counters recorded, and `flush` producing the one EMF document and writing it (to
+//! `io::sink()`): the work a handler adds per request. Nothing else is recorded (no property, no
+//! consumption metric), and the flush future, which the EMF sink completes at once, is polled
+//! directly rather than through a runtime's `block_on`, so the figure is the crate's own work.
+//! Before measuring, the same invocation is run once into a buffer to check that it makes
+//! exactly one document holding the 10 metrics.
+//!
+//! PutMetricData is measured by `benches/cloudwatch_flush.rs` (`scripts/bench-cloudwatch`).
 #![allow(
     clippy::expect_used,
     clippy::unwrap_used,
+    clippy::panic,
     clippy::print_stdout,
     missing_docs
 )]
 
+use std::future::Future;
 use std::hint::black_box;
+use std::io::{self, Write};
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use saas_core::TenantContext;
-use saas_metrics::{CloudWatchSink, Metrics, Sink};
+use saas_metrics::{Metrics, Sink};
 
 const NAMES: [&str; 10] = [
     "TodosCreated",
@@ -29,59 +40,82 @@ const NAMES: [&str; 10] = [
     "Notifications",
 ];
 
-async fn invocation(metrics: &Metrics, ctx: &TenantContext) {
-    let m = metrics.for_tenant(ctx);
-    for (i, name) in NAMES.iter().enumerate() {
-        m.count(name, i as f64).unwrap();
+/// Polls a future that must be ready at once (the EMF sink writes synchronously).
+fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("the EMF flush did not complete at once"),
     }
-    m.property("request_id", "c6af9ac6-7b61-11e6-9a41-93e8deadbeef")
-        .unwrap();
-    m.flush().await.unwrap();
 }
 
-fn benches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let ctx = TenantContext::builder("tenant-a").build();
-    let emf = Metrics::builder("TodoApp")
-        .unwrap()
-        .service("todo")
-        .unwrap()
-        .sink(Sink::emf_writer(std::io::sink()))
-        .build();
-    c.bench_function("metrics/emf_10_counters_one_invocation", |b| {
-        b.iter(|| rt.block_on(invocation(black_box(&emf), &ctx)))
-    });
+/// One invocation: a fresh `TenantMetrics`, 10 counters, one flush.
+fn invocation(metrics: &Metrics, ctx: &TenantContext) {
+    let m = metrics.for_tenant(ctx);
+    for (i, name) in NAMES.iter().enumerate() {
+        m.count(name, (i + 1) as f64).unwrap();
+    }
+    ready(m.flush()).unwrap();
+}
 
-    let Ok(endpoint) = std::env::var("SAAS_TEST_CLOUDWATCH_ENDPOINT") else {
-        println!("metrics/putmetricdata: SAAS_TEST_CLOUDWATCH_ENDPOINT is not set; skipped");
-        return;
-    };
-    let config = aws_sdk_cloudwatch::Config::builder()
-        .behavior_version(aws_sdk_cloudwatch::config::BehaviorVersion::latest())
-        .region(aws_sdk_cloudwatch::config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new(
-            "testing", "testing", None, None, "bench",
-        ))
-        .build();
-    let sink = CloudWatchSink::builder(aws_sdk_cloudwatch::Client::from_conf(config)).build();
-    let cw = Metrics::builder("TodoAppBench")
+fn metrics(sink: Sink) -> Metrics {
+    Metrics::builder("TodoApp")
         .unwrap()
         .service("todo")
         .unwrap()
         .sink(sink)
-        .build();
-    c.bench_function("metrics/putmetricdata_10_counters_one_invocation", |b| {
-        b.iter(|| rt.block_on(invocation(&cw, &ctx)))
+        .build()
+}
+
+/// A writer into a shared buffer, to look at what one invocation wrote.
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The invocation makes exactly one EMF document with the 10 metrics.
+fn check_one_document(ctx: &TenantContext) {
+    let buffer = Buffer::default();
+    invocation(&metrics(Sink::emf_writer(buffer.clone())), ctx);
+    let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "one EMF document expected, got: {out}");
+    let doc: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    let defs = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .unwrap();
+    assert_eq!(defs.len(), NAMES.len());
+    for (i, name) in NAMES.iter().enumerate() {
+        assert_eq!(doc[name], serde_json::json!(i + 1), "{name} in {out}");
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let ctx = TenantContext::builder("tenant-a").build();
+    check_one_document(&ctx);
+    let emf = metrics(Sink::emf_writer(io::sink()));
+    c.bench_function("metrics/emf_10_counters_one_invocation", |b| {
+        b.iter(|| invocation(black_box(&emf), black_box(&ctx)))
     });
 }
 
 criterion_group! {
-    name = metrics;
-    config = Criterion::default().measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+    name = metrics_emf;
+    config = Criterion::default()
+        .measurement_time(Duration::from_secs(4))
+        .warm_up_time(Duration::from_secs(1));
     targets = benches
 }
-criterion_main!(metrics);
+criterion_main!(metrics_emf);
