@@ -21,7 +21,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::TenantContext;
+use crate::{Identity, TenantContext};
 
 /// The context keys the authorizer writes and the layer reads.
 pub mod keys {
@@ -58,32 +58,47 @@ pub fn context(ctx: &TenantContext) -> Map<String, Value> {
     map.insert(keys::TENANT_ID.into(), ctx.tenant_id().as_str().into());
     map.insert(keys::ROLE.into(), ctx.role().as_str().into());
     map.insert(keys::TIER.into(), ctx.tier().as_str().into());
-    if let Some(user) = ctx.user() {
-        map.insert(keys::SUB.into(), user.sub.clone().into());
-        if let Some(username) = &user.username {
-            map.insert(keys::USERNAME.into(), username.clone().into());
-        }
-        if let Some(email) = &user.email {
-            map.insert(keys::EMAIL.into(), email.clone().into());
-        }
-        map.insert(
-            keys::EMAIL_VERIFIED.into(),
-            if user.email_verified { "true" } else { "false" }.into(),
-        );
+    if let Some(identity) = ctx.identity() {
+        caller(&mut map, identity);
     }
-    if !ctx.groups().is_empty() {
-        map.insert(keys::GROUPS.into(), ctx.groups().join(" ").into());
+    map
+}
+
+/// The authorizer context for a verified caller whose tenant the function behind chooses per
+/// request (`TenantResolver::select_tenant`): the user, groups, scopes and expiry, no tenant. The
+/// layer reads it back as an [`Identity`], and the function's membership lookup authorises the
+/// tenant of each request, so the authorizer's cached answer never grants a tenant.
+pub fn identity_context(identity: &Identity) -> Map<String, Value> {
+    let mut map = Map::new();
+    caller(&mut map, identity);
+    map
+}
+
+fn caller(map: &mut Map<String, Value>, identity: &Identity) {
+    let user = identity.user();
+    map.insert(keys::SUB.into(), user.sub.clone().into());
+    if let Some(username) = &user.username {
+        map.insert(keys::USERNAME.into(), username.clone().into());
     }
-    if !ctx.scopes().is_empty() {
-        map.insert(keys::SCOPE.into(), ctx.scopes().join(" ").into());
+    if let Some(email) = &user.email {
+        map.insert(keys::EMAIL.into(), email.clone().into());
     }
-    if let Some(exp) = ctx
+    map.insert(
+        keys::EMAIL_VERIFIED.into(),
+        if user.email_verified { "true" } else { "false" }.into(),
+    );
+    if !identity.groups().is_empty() {
+        map.insert(keys::GROUPS.into(), identity.groups().join(" ").into());
+    }
+    if !identity.scopes().is_empty() {
+        map.insert(keys::SCOPE.into(), identity.scopes().join(" ").into());
+    }
+    if let Some(exp) = identity
         .expires_at()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
     {
         map.insert(keys::EXP.into(), exp.as_secs().into());
     }
-    map
 }
 
 /// The resource that covers every route of the stage in `method_arn`
@@ -154,7 +169,7 @@ mod http_api {
     use serde_json::Value;
 
     use super::context;
-    use crate::TenantContext;
+    use crate::{Identity, TenantContext};
 
     /// An HTTP API simple response (payload format 2.0, simple responses enabled) that allows the
     /// caller, with the tenant in its context.
@@ -162,6 +177,15 @@ mod http_api {
         let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
         response.is_authorized = true;
         response.context = Value::Object(context(ctx));
+        response
+    }
+
+    /// An HTTP API simple response that allows a verified caller without choosing a tenant
+    /// (see [`super::identity_context`]): for functions that select the tenant per request.
+    pub fn http_allow_identity(identity: &Identity) -> ApiGatewayV2CustomAuthorizerSimpleResponse {
+        let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
+        response.is_authorized = true;
+        response.context = Value::Object(super::identity_context(identity));
         response
     }
 
@@ -175,7 +199,7 @@ mod http_api {
 }
 
 #[cfg(feature = "apigw-v2")]
-pub use http_api::{http_allow, http_deny};
+pub use http_api::{http_allow, http_allow_identity, http_deny};
 
 #[cfg(test)]
 mod tests {

@@ -119,11 +119,13 @@ pub async fn open_store(config: &Config) -> Result<DataStore, StartError> {
     Ok(store)
 }
 
-/// The service for `config`, its development issuer (if any) signing as `public_url`.
-pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError> {
-    let store = open_store(config).await?;
-
-    let (verifier, dev) = match &config.identity {
+/// Whom `config` trusts: the configured issuer's verifier, or the development issuer (signing
+/// as `public_url`) and its verifier.
+pub fn verifier(
+    config: &Config,
+    public_url: &str,
+) -> Result<(JwtVerifier, Option<DevIssuer>), StartError> {
+    Ok(match &config.identity {
         IdentityConfig::Development => {
             let dev = DevIssuer::open(&config.data_dir, public_url)?;
             (dev.verifier_builder().build()?, Some(dev))
@@ -142,7 +144,14 @@ pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError>
                 .build()?;
             (verifier, None)
         }
-    };
+    })
+}
+
+/// The service for `config`, its development issuer (if any) signing as `public_url`.
+pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError> {
+    let store = open_store(config).await?;
+
+    let (verifier, dev) = verifier(config, public_url)?;
     if let Err(e) = verifier.prewarm().await {
         tracing::warn!(error = %e, "JWKS not reachable at start; requests answer 503 until it is");
     }
@@ -158,7 +167,10 @@ pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError>
         .sink(emf_sink(config)?)
         .on_empty(saas_metrics::OnEmpty::Skip)
         .build();
+    // Behind API Gateway, its authorizer's context (JWT authorizer, or todo-authorizer) comes
+    // first; clients cannot forge it. Anywhere else there is none and the token is verified here.
     let resolver = TenantResolver::builder()
+        .api_gateway_authorizer()
         .bearer(verifier)
         .select_tenant(path_segment("lists", 1), lookup(state.store.clone()))
         .build()?;

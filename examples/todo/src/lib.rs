@@ -12,6 +12,7 @@
 //! ```
 
 mod app;
+pub mod authorizer;
 mod body;
 mod config;
 mod error;
@@ -23,7 +24,7 @@ mod routes;
 mod secret;
 mod server;
 
-pub use app::{App, AppState, LOCAL_TABLE, StartError, build, open_store};
+pub use app::{App, AppState, LOCAL_TABLE, StartError, build, open_store, verifier};
 pub use config::{Config, ConfigError, IdentityConfig, StoreConfig};
 pub use error::ApiError;
 pub use server::Server;
