@@ -30,8 +30,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY)
             .await
             .map_err(|_| ApiError::PayloadTooLarge)?;
+        let refused = ApiError::InvalidRequest("malformed JSON, or wrong or unknown fields");
+        // Every body is an object: serde would also take a struct's fields as an array.
+        if bytes.iter().find(|b| !b" \t\r\n".contains(b)) != Some(&b'{') {
+            return Err(refused);
+        }
         serde_json::from_slice(&bytes)
             .map(JsonBody)
-            .map_err(|_| ApiError::InvalidRequest("malformed JSON, or wrong or unknown fields"))
+            .map_err(|_| refused)
     }
 }
