@@ -192,6 +192,9 @@ mod tests {
         issuer.store = StoreConfig::Dynamodb {
             table: "todo".into(),
         };
+        let err = issuer.clone().for_lambda().unwrap_err().to_string();
+        assert!(err.starts_with("TODO_CURSOR_KEY"), "{err}");
+        issuer.cursor_key = Some("k".repeat(32));
         assert!(issuer.for_lambda().unwrap().flush_usage_each_request);
     }
 }
