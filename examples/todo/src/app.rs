@@ -14,6 +14,7 @@ use saas_data::{Backend, DataStore};
 
 use crate::config::{Config, IdentityConfig, StoreConfig};
 use crate::error::ApiError;
+use crate::events::Publisher;
 use crate::metering::UsageBook;
 use crate::model::{MemberRecord, member_key};
 use crate::routes;
@@ -27,6 +28,7 @@ pub struct AppState {
     /// The development issuer, when the service is its own.
     pub dev: Option<DevIssuer>,
     pub(crate) usage: UsageBook,
+    pub(crate) events: Publisher,
 }
 
 /// The built service: its router, and the task that stores usage (stopped when dropped).
@@ -34,22 +36,31 @@ pub struct App {
     /// The routes.
     pub router: Router,
     flusher: tokio::task::JoinHandle<()>,
+    publisher: Option<tokio::task::JoinHandle<()>>,
     usage: UsageBook,
     store: DataStore,
 }
 
 impl App {
-    /// Stops the usage task and stores what is pending.
+    /// Stops the background tasks, stores pending usage and delivers pending events.
     pub async fn shutdown(mut self) {
         self.flusher.abort();
         let _ = (&mut self.flusher).await;
+        if let Some(publisher) = self.publisher.as_mut() {
+            publisher.abort();
+            let _ = publisher.await;
+        }
         self.usage.flush(&self.store).await;
+        crate::events::deliver(&self.store).await;
     }
 }
 
 impl Drop for App {
     fn drop(&mut self) {
         self.flusher.abort();
+        if let Some(publisher) = &self.publisher {
+            publisher.abort();
+        }
     }
 }
 
@@ -156,10 +167,18 @@ pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError>
         tracing::warn!(error = %e, "JWKS not reachable at start; requests answer 503 until it is");
     }
 
+    // Where no background task runs between requests (Lambda), events go out with the request.
+    let (events, publisher) = if config.flush_usage_each_request {
+        (Publisher::inline(store.clone()), None)
+    } else {
+        let (events, task) = Publisher::spawn(store.clone());
+        (events, Some(task))
+    };
     let state = AppState {
         store,
         dev,
         usage: UsageBook::default(),
+        events,
     };
     let metrics = saas_metrics::Metrics::builder("TodoApp")
         .and_then(|b| b.service("todo"))
@@ -188,6 +207,7 @@ pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError>
             config.flush_usage_each_request,
         ),
         flusher,
+        publisher,
     })
 }
 

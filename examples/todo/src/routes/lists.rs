@@ -235,6 +235,12 @@ pub(crate) async fn delete(
         .map(|(k, _)| k)
         .collect();
     data.batch_delete(&todos).await?;
+    let activity: Vec<Key> = all::<serde_json::Value>(&data, crate::events::ACTIVITY)
+        .await?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    data.batch_delete(&activity).await?;
     state.usage.forget(ctx.tenant_id());
     if let Ok(usage) = Key::new("usage", "totals") {
         match data.delete(&usage).await {

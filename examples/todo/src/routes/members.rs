@@ -12,6 +12,7 @@ use super::{caller_email, require};
 use crate::app::AppState;
 use crate::body::JsonBody;
 use crate::error::ApiError;
+use crate::events::{Kind, change, record as record_event};
 use crate::model::{IndexRecord, ListRole, MemberRecord, index_key, member_key, normalize_email};
 
 /// `{"role": "editor" | "viewer"}`.
@@ -88,7 +89,11 @@ pub(crate) async fn put(
         Some(version) => tx.replace(&index, &index_key, &entry, version),
         None => tx.create(&index, &index_key, &entry),
     };
-    tx.commit().await?;
+    let event = change(&ctx, Kind::MemberAdded, None, Some(&email))?;
+    record_event(tx, &state.store, &ctx, event)?
+        .commit()
+        .await?;
+    state.events.committed().await;
     Ok(Json(json!({"email": email, "role": role})))
 }
 
@@ -108,12 +113,15 @@ pub(crate) async fn delete(
     let member_key = member_key(&email)?;
     // 404 for someone who is not a member.
     data.get::<MemberRecord>(&member_key).await?;
-    state
+    let tx = state
         .store
         .transaction()
         .delete(&data, &member_key, None)
-        .delete(&index, &index_key(&email, ctx.tenant_id())?, None)
+        .delete(&index, &index_key(&email, ctx.tenant_id())?, None);
+    let event = change(&ctx, Kind::MemberRemoved, None, Some(&email))?;
+    record_event(tx, &state.store, &ctx, event)?
         .commit()
         .await?;
+    state.events.committed().await;
     Ok(StatusCode::NO_CONTENT)
 }

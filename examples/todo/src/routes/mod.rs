@@ -1,6 +1,7 @@
 //! The contract's routes (`../shared/todo-api.md`).
 
 mod account;
+mod activity;
 mod lists;
 mod members;
 mod todos;
@@ -52,6 +53,7 @@ pub(crate) fn router(
             put(members::put).delete(members::delete),
         )
         .route("/lists/{list}/usage", get(usage::get))
+        .route("/lists/{list}/activity", get(activity::list))
         // Layers run last-added first: the tenant layer, saas-metrics' invocation metrics,
         // the list's quota, then the meter of the request's own consumption.
         .route_layer(axum::middleware::from_fn_with_state(
@@ -96,7 +98,7 @@ fn require(ctx: &TenantContext, needed: ListRole) -> Result<ListRole, ApiError> 
 }
 
 /// The caller's verified email, normalized; a context without one cannot act.
-fn caller_email(user: Option<&saas_core::User>) -> Result<String, ApiError> {
+pub(crate) fn caller_email(user: Option<&saas_core::User>) -> Result<String, ApiError> {
     user.and_then(saas_core::User::verified_email)
         .map(str::to_lowercase)
         .ok_or(ApiError::Forbidden)

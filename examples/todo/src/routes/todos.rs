@@ -5,7 +5,6 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use http::{HeaderMap, StatusCode, header};
 use saas_core::TenantContext;
-use saas_data::Update;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -14,6 +13,7 @@ use super::{caller_email, require};
 use crate::app::AppState;
 use crate::body::JsonBody;
 use crate::error::ApiError;
+use crate::events::{Kind, change, record as record_event};
 use crate::model::{ListRole, TodoRecord, TodoView, new_id, now, todo_key};
 
 /// `{"title"}`.
@@ -58,16 +58,17 @@ pub(crate) async fn create(
         created_by: caller_email(ctx.user())?,
     };
     let id = new_id("t", true)?;
-    let stored = state
+    let data = state.store.scope(&ctx);
+    let event = change(&ctx, Kind::TodoCreated, Some(&id), None)?;
+    let tx = state
         .store
-        .scope(&ctx)
-        .put(&todo_key(&id)?, &record)
-        .create_only()
+        .transaction()
+        .create(&data, &todo_key(&id)?, &record);
+    record_event(tx, &state.store, &ctx, event)?
+        .commit()
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(TodoView::new(&id, stored, record)),
-    ))
+    state.events.committed().await;
+    Ok((StatusCode::CREATED, Json(TodoView::new(&id, 1, record))))
 }
 
 /// `GET /lists/{list}/todos?limit=&cursor=`: oldest first.
@@ -135,21 +136,57 @@ pub(crate) async fn update(
         ),
     };
     let JsonBody(body) = body?;
-    let mut update = Update::new().set("updated_at", &now());
-    if let Some(title) = &body.title {
-        update = update.set("title", &valid_title(title)?);
-    }
-    if let Some(done) = body.done {
-        update = update.set("done", &done);
-    }
+    let title = body.title.as_deref().map(valid_title).transpose()?;
     let data = state.store.scope(&ctx);
     let key = todo_key(&todo)?;
-    let mut request = data.update::<TodoRecord>(&key, update);
-    if let Some(version) = if_match {
-        request = request.if_version(version);
+    // Read, change, and replace at the version read, with the event in the same transaction: a
+    // concurrent change is retried (or, with If-Match, a 412), never lost or half-written.
+    for _ in 0..3 {
+        let (_, version, mut item) = data
+            .get::<TodoRecord>(&key)
+            .consistent()
+            .await?
+            .into_parts();
+        if if_match.is_some_and(|v| v != version) {
+            return Err(ApiError::PreconditionFailed);
+        }
+        let was_done = item.done;
+        if let Some(title) = &title {
+            item.title = title.clone();
+        }
+        if let Some(done) = body.done {
+            item.done = done;
+        }
+        item.updated_at = now();
+        let kind = if item.done && !was_done {
+            Kind::TodoCompleted
+        } else {
+            Kind::TodoUpdated
+        };
+        let event = change(&ctx, kind, Some(&todo), None)?;
+        let tx = state
+            .store
+            .transaction()
+            .replace(&data, &key, &item, version);
+        match record_event(tx, &state.store, &ctx, event)?.commit().await {
+            Ok(()) => {
+                state.events.committed().await;
+                return Ok(Json(TodoView::new(&todo, version + 1, item)));
+            }
+            Err(
+                saas_data::Error::TransactionCanceled { .. }
+                | saas_data::Error::VersionConflict { .. },
+            ) if if_match.is_none() => {}
+            Err(
+                saas_data::Error::TransactionCanceled { .. }
+                | saas_data::Error::VersionConflict { .. },
+            ) => {
+                return Err(ApiError::PreconditionFailed);
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
-    let (_, version, item) = request.await?.into_parts();
-    Ok(Json(TodoView::new(&todo, version, item)))
+    Err(ApiError::Conflict("the todo kept changing; try again"))
 }
 
 /// `DELETE /lists/{list}/todos/{todo}`: owners and editors.
@@ -159,6 +196,14 @@ pub(crate) async fn delete(
     Path((_, todo)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     require(&ctx, ListRole::Editor)?;
-    state.store.scope(&ctx).delete(&todo_key(&todo)?).await?;
+    let data = state.store.scope(&ctx);
+    let key = todo_key(&todo)?;
+    let version = data.get::<TodoRecord>(&key).consistent().await?.version();
+    let event = change(&ctx, Kind::TodoDeleted, Some(&todo), None)?;
+    let tx = state.store.transaction().delete(&data, &key, Some(version));
+    record_event(tx, &state.store, &ctx, event)?
+        .commit()
+        .await?;
+    state.events.committed().await;
     Ok(StatusCode::NO_CONTENT)
 }

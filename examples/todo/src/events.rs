@@ -1,0 +1,190 @@
+//! Changes flow out as events: each change writes its event into the outbox in the same
+//! transaction as the change itself, so an event exists exactly when its change does; a publisher
+//! then hands outbox events to the bus and removes them once delivered (retrying until then), and
+//! the consumer turns them into the list's activity feed.
+//!
+//! Every event travels in a [`TenantEnvelope`]: the consumer gets the list back from the envelope
+//! (checked again when opened), never from ambient state. Locally the bus is in-process; delivery
+//! is at least once, and the consumer is idempotent (an activity item is keyed by its event id).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use saas_core::{TenantContext, TenantEnvelope};
+use saas_data::{DataScope, DataStore, Key, Query, Transaction};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use crate::error::ApiError;
+use crate::model::{new_id, now};
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Kind {
+    /// A todo was created.
+    #[serde(rename = "todo.created")]
+    TodoCreated,
+    /// A todo's title (or its done flag, back to not done) changed.
+    #[serde(rename = "todo.updated")]
+    TodoUpdated,
+    /// A todo was marked done.
+    #[serde(rename = "todo.completed")]
+    TodoCompleted,
+    /// A todo was deleted.
+    #[serde(rename = "todo.deleted")]
+    TodoDeleted,
+    /// Someone was given access to the list (or a new role in it).
+    #[serde(rename = "member.added")]
+    MemberAdded,
+    /// Someone's access was removed.
+    #[serde(rename = "member.removed")]
+    MemberRemoved,
+}
+
+/// One change, as the activity feed shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Change {
+    /// The event id: sortable by time, the activity item's key.
+    pub(crate) id: String,
+    /// What happened.
+    #[serde(rename = "type")]
+    pub(crate) kind: Kind,
+    /// The todo it happened to, for todo events.
+    pub(crate) todo: Option<String>,
+    /// The member it happened to, for member events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) member: Option<String>,
+    /// Who did it (their email).
+    pub(crate) actor: String,
+    /// When, RFC 3339 UTC.
+    pub(crate) at: String,
+}
+
+/// An outbox item: the event, in its envelope, waiting for delivery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Outbox {
+    envelope: TenantEnvelope<Change>,
+}
+
+const OUTBOX: &str = "outbox";
+/// The list's activity feed partition.
+pub(crate) const ACTIVITY: &str = "activity";
+
+/// The outbox: system data, one partition, oldest first.
+fn outbox(store: &DataStore) -> DataScope {
+    store.system("the event outbox").data()
+}
+
+/// The change `kind` by `ctx`'s caller, to `todo` or `member`.
+pub(crate) fn change(
+    ctx: &TenantContext,
+    kind: Kind,
+    todo: Option<&str>,
+    member: Option<&str>,
+) -> Result<Change, ApiError> {
+    Ok(Change {
+        id: new_id("e", true)?,
+        kind,
+        todo: todo.map(str::to_owned),
+        member: member.map(str::to_owned),
+        actor: crate::routes::caller_email(ctx.user())?,
+        at: now(),
+    })
+}
+
+/// Adds `change`'s outbox item to `tx`, so that it commits with the change or not at all.
+pub(crate) fn record(
+    tx: Transaction,
+    store: &DataStore,
+    ctx: &TenantContext,
+    change: Change,
+) -> Result<Transaction, ApiError> {
+    let key = Key::new(OUTBOX, format!("{}#{}", change.id, ctx.tenant_id()))
+        .map_err(|_| ApiError::Internal)?;
+    let item = Outbox {
+        envelope: TenantEnvelope::new(ctx, change),
+    };
+    Ok(tx.create(&outbox(store), &key, &item))
+}
+
+/// Delivers outbox events: in the background, woken after each commit that wrote one and every
+/// second to retry; or, where no background task can run (Lambda), right after the commit.
+#[derive(Clone)]
+pub(crate) struct Publisher {
+    wake: Arc<Notify>,
+    inline: Option<DataStore>,
+}
+
+impl Publisher {
+    /// Starts the background publisher (and the local bus's consumer) over `store`.
+    pub(crate) fn spawn(store: DataStore) -> (Publisher, tokio::task::JoinHandle<()>) {
+        let wake = Arc::new(Notify::new());
+        let publisher = Publisher {
+            wake: wake.clone(),
+            inline: None,
+        };
+        let task = tokio::spawn(async move {
+            loop {
+                deliver(&store).await;
+                let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
+            }
+        });
+        (publisher, task)
+    }
+
+    /// A publisher that delivers on the request, after its commit.
+    pub(crate) fn inline(store: DataStore) -> Publisher {
+        Publisher {
+            wake: Arc::new(Notify::new()),
+            inline: Some(store),
+        }
+    }
+
+    /// A change was committed: deliver it now (inline) or wake the background publisher.
+    pub(crate) async fn committed(&self) {
+        match &self.inline {
+            Some(store) => deliver(store).await,
+            None => self.wake.notify_one(),
+        }
+    }
+}
+
+/// One pass over the outbox: each event to the bus, then out of the outbox. An event the bus
+/// refuses stays for the next pass; the write that caused it is never undone.
+pub(crate) async fn deliver(store: &DataStore) {
+    let outbox = outbox(store);
+    let page = match outbox
+        .query::<Outbox>(Query::partition(OUTBOX).limit(100).consistent())
+        .await
+    {
+        Ok(page) => page,
+        Err(e) => {
+            tracing::warn!(error = %e, "outbox not readable; retrying");
+            return;
+        }
+    };
+    for record in page.items {
+        let (key, version, item) = record.into_parts();
+        match consume(store, item.envelope).await {
+            Ok(()) => {
+                if let Err(e) = outbox.delete(&key).if_version(version).await {
+                    tracing::warn!(error = %e, "delivered event not removed; it will be again");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "event not delivered; retrying"),
+        }
+    }
+}
+
+/// The consumer: the event's list from its envelope, its activity item written once.
+async fn consume(store: &DataStore, envelope: TenantEnvelope<Change>) -> Result<(), ApiError> {
+    let (ctx, change) = envelope.open().map_err(|e| {
+        tracing::error!(error = %e, "an event whose envelope does not open");
+        ApiError::Internal
+    })?;
+    let key = Key::new(ACTIVITY, change.id.clone()).map_err(|_| ApiError::Internal)?;
+    match store.scope(&ctx).put(&key, &change).create_only().await {
+        Ok(_) | Err(saas_data::Error::AlreadyExists) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
