@@ -14,7 +14,7 @@ use saas_data::{Backend, DataStore};
 
 use crate::config::{Config, IdentityConfig, StoreConfig};
 use crate::error::ApiError;
-use crate::events::Publisher;
+use crate::events::{Bus, Publisher};
 use crate::metering::UsageBook;
 use crate::model::{MemberRecord, member_key};
 use crate::routes;
@@ -37,6 +37,7 @@ pub struct App {
     pub router: Router,
     flusher: tokio::task::JoinHandle<()>,
     publisher: Option<tokio::task::JoinHandle<()>>,
+    bus: Bus,
     usage: UsageBook,
     store: DataStore,
 }
@@ -51,7 +52,7 @@ impl App {
             let _ = publisher.await;
         }
         self.usage.flush(&self.store).await;
-        crate::events::deliver(&self.store).await;
+        crate::events::deliver(&self.store, &self.bus).await;
     }
 }
 
@@ -168,10 +169,20 @@ pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError>
     }
 
     // Where no background task runs between requests (Lambda), events go out with the request.
+    let bus = match &config.event_bus {
+        Some(bus) => {
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            Bus::EventBridge {
+                client: aws_sdk_eventbridge::Client::new(&sdk),
+                bus: bus.clone(),
+            }
+        }
+        None => Bus::Local,
+    };
     let (events, publisher) = if config.flush_usage_each_request {
-        (Publisher::inline(store.clone()), None)
+        (Publisher::inline(store.clone(), bus.clone()), None)
     } else {
-        let (events, task) = Publisher::spawn(store.clone());
+        let (events, task) = Publisher::spawn(store.clone(), bus.clone());
         (events, Some(task))
     };
     let state = AppState {
@@ -208,6 +219,7 @@ pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError>
         ),
         flusher,
         publisher,
+        bus,
     })
 }
 

@@ -45,6 +45,8 @@ pub struct Config {
     /// The secret that signs pagination cursors (`TODO_CURSOR_KEY`, at least 32 bytes); without
     /// it, a secret kept in the data directory.
     pub cursor_key: Option<String>,
+    /// The EventBridge bus events go to (`TODO_EVENT_BUS`); without it, the in-process bus.
+    pub event_bus: Option<String>,
     /// Store each request's usage before answering it (on Lambda, where a frozen sandbox runs no
     /// background task), rather than once a second.
     pub flush_usage_each_request: bool,
@@ -67,6 +69,7 @@ impl Config {
             identity: IdentityConfig::Development,
             list_rps: None,
             cursor_key: None,
+            event_bus: None,
             flush_usage_each_request: false,
         }
     }
@@ -113,6 +116,7 @@ impl Config {
                 audiences,
             };
         }
+        config.event_bus = var("TODO_EVENT_BUS");
         if let Some(key) = var("TODO_CURSOR_KEY") {
             if key.len() < 32 {
                 return Err(ConfigError {

@@ -112,12 +112,65 @@ pub(crate) fn record(
 #[derive(Clone)]
 pub(crate) struct Publisher {
     wake: Arc<Notify>,
-    inline: Option<DataStore>,
+    inline: Option<(DataStore, Bus)>,
+}
+
+/// Where delivered events go.
+#[derive(Clone, Debug)]
+pub enum Bus {
+    /// In-process: straight to the consumer (the local run).
+    Local,
+    /// Amazon EventBridge (`TODO_EVENT_BUS`): `PutEvents` with source [`SOURCE`], the change's
+    /// type as detail type and the envelope as detail; the consumer is its own Lambda
+    /// (`todo-activity`) behind a rule.
+    EventBridge {
+        /// The client, configured the standard way.
+        client: aws_sdk_eventbridge::Client,
+        /// The bus name or ARN.
+        bus: String,
+    },
+}
+
+/// The `source` of the service's EventBridge events.
+pub const SOURCE: &str = "todo.service";
+
+impl Bus {
+    async fn publish(
+        &self,
+        store: &DataStore,
+        envelope: TenantEnvelope<Change>,
+    ) -> Result<(), ApiError> {
+        match self {
+            Bus::Local => consume(store, envelope).await,
+            Bus::EventBridge { client, bus } => {
+                let kind = serde_json::to_value(envelope.data.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let detail = serde_json::to_string(&envelope).map_err(|_| ApiError::Internal)?;
+                let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                    .event_bus_name(bus)
+                    .source(SOURCE)
+                    .detail_type(kind)
+                    .detail(detail)
+                    .build();
+                let out = client.put_events().entries(entry).send().await.map_err(|e| {
+                    tracing::warn!(error = %aws_sdk_eventbridge::error::DisplayErrorContext(&e), "PutEvents failed");
+                    ApiError::Unavailable
+                })?;
+                if out.failed_entry_count() > 0 {
+                    tracing::warn!(entries = ?out.entries(), "EventBridge refused the event");
+                    return Err(ApiError::Unavailable);
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 impl Publisher {
-    /// Starts the background publisher (and the local bus's consumer) over `store`.
-    pub(crate) fn spawn(store: DataStore) -> (Publisher, tokio::task::JoinHandle<()>) {
+    /// Starts the background publisher over `store`, delivering to `bus`.
+    pub(crate) fn spawn(store: DataStore, bus: Bus) -> (Publisher, tokio::task::JoinHandle<()>) {
         let wake = Arc::new(Notify::new());
         let publisher = Publisher {
             wake: wake.clone(),
@@ -125,7 +178,7 @@ impl Publisher {
         };
         let task = tokio::spawn(async move {
             loop {
-                deliver(&store).await;
+                deliver(&store, &bus).await;
                 let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
             }
         });
@@ -133,17 +186,17 @@ impl Publisher {
     }
 
     /// A publisher that delivers on the request, after its commit.
-    pub(crate) fn inline(store: DataStore) -> Publisher {
+    pub(crate) fn inline(store: DataStore, bus: Bus) -> Publisher {
         Publisher {
             wake: Arc::new(Notify::new()),
-            inline: Some(store),
+            inline: Some((store, bus)),
         }
     }
 
     /// A change was committed: deliver it now (inline) or wake the background publisher.
     pub(crate) async fn committed(&self) {
         match &self.inline {
-            Some(store) => deliver(store).await,
+            Some((store, bus)) => deliver(store, bus).await,
             None => self.wake.notify_one(),
         }
     }
@@ -151,7 +204,7 @@ impl Publisher {
 
 /// One pass over the outbox: each event to the bus, then out of the outbox. An event the bus
 /// refuses stays for the next pass; the write that caused it is never undone.
-pub(crate) async fn deliver(store: &DataStore) {
+pub(crate) async fn deliver(store: &DataStore, bus: &Bus) {
     let outbox = outbox(store);
     let page = match outbox
         .query::<Outbox>(Query::partition(OUTBOX).limit(100).consistent())
@@ -165,7 +218,7 @@ pub(crate) async fn deliver(store: &DataStore) {
     };
     for record in page.items {
         let (key, version, item) = record.into_parts();
-        match consume(store, item.envelope).await {
+        match bus.publish(store, item.envelope).await {
             Ok(()) => {
                 if let Err(e) = outbox.delete(&key).if_version(version).await {
                     tracing::warn!(error = %e, "delivered event not removed; it will be again");
@@ -176,14 +229,48 @@ pub(crate) async fn deliver(store: &DataStore) {
     }
 }
 
+/// The consumer of an EventBridge event's detail (`todo-activity`): the envelope is checked, the
+/// list's activity item written once.
+pub async fn consume_detail(
+    store: &DataStore,
+    detail: serde_json::Value,
+) -> Result<(), ConsumeError> {
+    let envelope: TenantEnvelope<Change> =
+        serde_json::from_value(detail).map_err(|_| ConsumeError::NotAnEvent)?;
+    let (ctx, change) = envelope.open().map_err(|_| ConsumeError::NotAnEvent)?;
+    write_activity(store, &ctx, &change)
+        .await
+        .map_err(|_| ConsumeError::NotStored)
+}
+
+/// Why an event was not consumed (the Lambda fails, and EventBridge retries it).
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumeError {
+    /// The detail is not one of the service's event envelopes.
+    #[error("not a todo event envelope")]
+    NotAnEvent,
+    /// The activity item could not be written.
+    #[error("the activity item could not be stored")]
+    NotStored,
+}
+
 /// The consumer: the event's list from its envelope, its activity item written once.
 async fn consume(store: &DataStore, envelope: TenantEnvelope<Change>) -> Result<(), ApiError> {
     let (ctx, change) = envelope.open().map_err(|e| {
         tracing::error!(error = %e, "an event whose envelope does not open");
         ApiError::Internal
     })?;
+    write_activity(store, &ctx, &change).await
+}
+
+/// The list's activity item for `change`, written once (a redelivery is not an error).
+async fn write_activity(
+    store: &DataStore,
+    ctx: &TenantContext,
+    change: &Change,
+) -> Result<(), ApiError> {
     let key = Key::new(ACTIVITY, change.id.clone()).map_err(|_| ApiError::Internal)?;
-    match store.scope(&ctx).put(&key, &change).create_only().await {
+    match store.scope(ctx).put(&key, change).create_only().await {
         Ok(_) | Err(saas_data::Error::AlreadyExists) => Ok(()),
         Err(e) => Err(e.into()),
     }

@@ -16,7 +16,7 @@ pub mod authorizer;
 mod body;
 mod config;
 mod error;
-mod events;
+pub mod events;
 mod metering;
 mod model;
 pub mod pre_token;
