@@ -90,44 +90,101 @@ fn usage_key() -> Option<Key> {
     Key::new("usage", "totals").ok()
 }
 
-/// Deltas not yet stored, per list. Keyed by list: a list's figures are only ever its own.
+/// Figures not yet stored, per list, in the stored units (whole numbers, so that a delta taken
+/// out is exactly the delta put in). Keyed by list: a list's figures are only ever its own.
+///
+/// A flush moves the pending figures to `inflight`, then stores each list's and takes it out of
+/// `inflight` under `gate`; a read takes the same gate, so it sees each delta exactly once:
+/// still in the book, or already in the stored totals.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct UsageBook(Arc<Mutex<HashMap<TenantId, Totals>>>);
+pub(crate) struct UsageBook(Arc<BookInner>);
+
+#[derive(Debug, Default)]
+struct BookInner {
+    figures: Mutex<Figures>,
+    /// Held while a list's delta is stored and taken out of `inflight`, and while a read adds
+    /// the stored totals to the book's.
+    gate: tokio::sync::Mutex<()>,
+    /// One flush at a time.
+    flushing: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug, Default)]
+struct Figures {
+    pending: HashMap<TenantId, StoredTotals>,
+    inflight: HashMap<TenantId, StoredTotals>,
+}
+
+impl StoredTotals {
+    fn plus(self, o: StoredTotals) -> StoredTotals {
+        StoredTotals {
+            requests: self.requests.saturating_add(o.requests),
+            read_milli: self.read_milli.saturating_add(o.read_milli),
+            write_milli: self.write_milli.saturating_add(o.write_milli),
+            compute_us: self.compute_us.saturating_add(o.compute_us),
+        }
+    }
+
+    fn minus(self, o: StoredTotals) -> StoredTotals {
+        StoredTotals {
+            requests: self.requests.saturating_sub(o.requests),
+            read_milli: self.read_milli.saturating_sub(o.read_milli),
+            write_milli: self.write_milli.saturating_sub(o.write_milli),
+            compute_us: self.compute_us.saturating_sub(o.compute_us),
+        }
+    }
+
+    fn is_zero(&self) -> bool {
+        self.requests == 0 && self.read_milli == 0 && self.write_milli == 0 && self.compute_us == 0
+    }
+}
 
 impl UsageBook {
+    fn figures(&self) -> std::sync::MutexGuard<'_, Figures> {
+        self.0.figures.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn add(&self, list: &TenantId, delta: Totals) {
-        let mut book = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let t = book.entry(list.clone()).or_default();
-        t.requests += delta.requests;
-        t.read_units += delta.read_units;
-        t.write_units += delta.write_units;
-        t.compute_ms += delta.compute_ms;
+        let mut figures = self.figures();
+        let t = figures.pending.entry(list.clone()).or_default();
+        *t = t.plus(StoredTotals::of(&delta));
     }
 
-    fn pending(&self, list: &TenantId) -> Totals {
-        let book = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        book.get(list).copied().unwrap_or_default()
-    }
-
-    /// Forgets `list`'s pending figures (the list is being deleted).
+    /// Forgets `list`'s figures not yet stored (the list is being deleted).
     pub(crate) fn forget(&self, list: &TenantId) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(list);
+        let mut figures = self.figures();
+        figures.pending.remove(list);
+        figures.inflight.remove(list);
     }
 
-    /// Adds every pending delta to its list's stored totals. A delta that cannot be stored goes
-    /// back into the book for the next flush.
+    /// Adds every list's figures not yet stored to its stored totals. What cannot be stored
+    /// stays in the book for the next flush.
     pub(crate) async fn flush(&self, store: &DataStore) {
-        let pending: Vec<(TenantId, Totals)> = {
-            let mut book = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            book.drain().collect()
+        let _one_at_a_time = self.0.flushing.lock().await;
+        let batch: Vec<(TenantId, StoredTotals)> = {
+            let mut figures = self.figures();
+            let Figures { pending, inflight } = &mut *figures;
+            for (list, delta) in pending.drain() {
+                let t = inflight.entry(list).or_default();
+                *t = t.plus(delta);
+            }
+            inflight.iter().map(|(l, d)| (l.clone(), *d)).collect()
         };
-        for (list, delta) in pending {
-            if let Err(e) = store_delta(store, &list, &delta).await {
-                tracing::warn!(error = %e, "usage not stored yet; kept for the next flush");
-                self.add(&list, delta);
+        for (list, delta) in batch {
+            let _gate = self.0.gate.lock().await;
+            match store_delta(store, &list, &delta).await {
+                Ok(()) => {
+                    let mut figures = self.figures();
+                    if let Some(t) = figures.inflight.get_mut(&list) {
+                        *t = t.minus(delta);
+                        if t.is_zero() {
+                            figures.inflight.remove(&list);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "usage not stored yet; kept for the next flush");
+                }
             }
         }
     }
@@ -149,38 +206,43 @@ impl UsageBook {
         })
     }
 
-    /// The list's usage: stored totals plus what is pending.
+    /// The list's usage: stored totals plus what is not stored yet, each delta exactly once.
     pub(crate) async fn read(
         &self,
         store: &DataStore,
         ctx: &TenantContext,
     ) -> Result<Totals, saas_data::Error> {
         let key = usage_key().ok_or(saas_data::Error::NotFound)?;
-        let stored = match store.scope(ctx).get::<StoredTotals>(&key).await {
-            Ok(found) => found.into_item().totals(),
-            Err(saas_data::Error::NotFound) => Totals::default(),
+        let _gate = self.0.gate.lock().await;
+        let stored = match store
+            .scope(ctx)
+            .get::<StoredTotals>(&key)
+            .consistent()
+            .await
+        {
+            Ok(found) => found.into_item(),
+            Err(saas_data::Error::NotFound) => StoredTotals::default(),
             Err(e) => return Err(e),
         };
-        let pending = self.pending(ctx.tenant_id());
-        Ok(Totals {
-            requests: stored.requests + pending.requests,
-            read_units: stored.read_units + pending.read_units,
-            write_units: stored.write_units + pending.write_units,
-            compute_ms: stored.compute_ms + pending.compute_ms,
-        })
+        let figures = self.figures();
+        let list = ctx.tenant_id();
+        let book = [figures.pending.get(list), figures.inflight.get(list)]
+            .into_iter()
+            .flatten()
+            .fold(StoredTotals::default(), |a, b| a.plus(*b));
+        Ok(stored.plus(book).totals())
     }
 }
 
 async fn store_delta(
     store: &DataStore,
     list: &TenantId,
-    delta: &Totals,
+    d: &StoredTotals,
 ) -> Result<(), saas_data::Error> {
     let Some(key) = usage_key() else {
         return Ok(());
     };
     let data = store.system("usage metering").tenant(list);
-    let d = StoredTotals::of(delta);
     let update = || {
         Update::new()
             .add("requests", d.requests)
@@ -190,7 +252,7 @@ async fn store_delta(
     };
     match data.update::<StoredTotals>(&key, update()).await {
         Ok(_) => Ok(()),
-        Err(saas_data::Error::NotFound) => match data.put(&key, &d).create_only().await {
+        Err(saas_data::Error::NotFound) => match data.put(&key, d).create_only().await {
             Ok(_) => Ok(()),
             // Another writer created it first: add to theirs.
             Err(saas_data::Error::AlreadyExists) => data
