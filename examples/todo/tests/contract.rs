@@ -1,7 +1,11 @@
 //! The todo service's HTTP contract (`../shared/todo-api.md`), black-box over real HTTP: a
-//! `todo::Server` on `127.0.0.1` with its own data directory and development issuer, called with
-//! reqwest. This file: the public endpoints, `/me`, and the request rules that
-//! every body endpoint shares; the rest is in `contract/`.
+//! service on `127.0.0.1` with its own data directory and development issuer, called with
+//! reqwest. Every case runs on each target (`common::Target`): `embedded::*`, a `todo::Server`
+//! in this process on the embedded store, and `dynamodb::*`, the `todo` binary as a subprocess
+//! with `TODO_STORE=dynamodb` on moto, a table of its own (skipped without
+//! `SAAS_TEST_MOTO_ENDPOINT`, a failure if `SAAS_REQUIRE_MOTO` is set without it). This file: the
+//! public endpoints, `/me`, and the request rules that every body endpoint shares; the rest is
+//! in `contract/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "contract/auth.rs"]
@@ -21,18 +25,16 @@ use reqwest::{Method, StatusCode};
 use saas_core::dev_issuer::DevIssuer;
 use serde_json::{Value, json};
 
-#[tokio::test]
-async fn health_answers_anyone() {
-    let svc = Svc::start().await;
+async fn health_answers_anyone(t: Target) {
+    let svc = t.start().await;
     for api in [svc.anonymous(), svc.with_token("garbage")] {
         let body = api.get("/health").await.expect(StatusCode::OK);
         assert_eq!(body, json!({"status": "ok"}));
     }
 }
 
-#[tokio::test]
-async fn unknown_routes_are_not_found_errors() {
-    let svc = Svc::start().await;
+async fn unknown_routes_are_not_found_errors(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     for path in ["/nope", "/lists/x/nope", "/dev", "/.well-known/other"] {
         ann.get(path).await.not_found();
@@ -40,9 +42,8 @@ async fn unknown_routes_are_not_found_errors() {
     }
 }
 
-#[tokio::test]
-async fn dev_token_mints_a_verified_token_for_the_email() {
-    let svc = Svc::start().await;
+async fn dev_token_mints_a_verified_token_for_the_email(t: Target) {
+    let svc = t.start().await;
     let r = svc
         .anonymous()
         .post("/dev/token", &json!({"email": "Ann@Example.COM"}))
@@ -80,9 +81,8 @@ fn claims_of(token: &str) -> Value {
     claims(token)
 }
 
-#[tokio::test]
-async fn dev_token_refuses_bad_requests() {
-    let svc = Svc::start().await;
+async fn dev_token_refuses_bad_requests(t: Target) {
+    let svc = t.start().await;
     let api = svc.anonymous();
     for body in [
         json!({}),
@@ -118,9 +118,8 @@ async fn dev_token_refuses_bad_requests() {
         .error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
 }
 
-#[tokio::test]
-async fn jwks_publishes_the_public_key_only() {
-    let svc = Svc::start().await;
+async fn jwks_publishes_the_public_key_only(t: Target) {
+    let svc = t.start().await;
     let r = svc.anonymous().get("/.well-known/jwks.json").await;
     let jwks = r.expect(StatusCode::OK);
     assert_keys(&jwks, &["keys"]);
@@ -137,7 +136,7 @@ async fn jwks_publishes_the_public_key_only() {
     let token = svc.token("ann@example.com").await;
     assert_eq!(jwt_header(&token)["kid"], key["kid"]);
     // Another data directory, another key.
-    let other = Svc::start().await;
+    let other = t.start().await;
     let other_jwks = other
         .anonymous()
         .get("/.well-known/jwks.json")
@@ -146,9 +145,8 @@ async fn jwks_publishes_the_public_key_only() {
     assert_ne!(other_jwks["keys"][0]["kid"], key["kid"]);
 }
 
-#[tokio::test]
-async fn me_is_the_verified_caller() {
-    let svc = Svc::start().await;
+async fn me_is_the_verified_caller(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     let me = ann.get("/me").await.expect(StatusCode::OK);
     assert_keys(&me, &["sub", "email"]);
@@ -249,9 +247,8 @@ fn body_endpoints(list: &str, todo: &str) -> Vec<BodyCase> {
     ]
 }
 
-#[tokio::test]
-async fn bodies_must_be_json_of_the_right_shape_and_size() {
-    let svc = Svc::start().await;
+async fn bodies_must_be_json_of_the_right_shape_and_size(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     let list = ann.new_list("keep").await;
     let todo = id(&ann.create_todo(&list, "keep").await);
@@ -320,9 +317,8 @@ async fn bodies_must_be_json_of_the_right_shape_and_size() {
     }
 }
 
-#[tokio::test]
-async fn a_body_of_exactly_64_kib_is_taken() {
-    let svc = Svc::start().await;
+async fn a_body_of_exactly_64_kib_is_taken(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     let list = ann.new_list("keep").await;
     let todo = id(&ann.create_todo(&list, "keep").await);
@@ -363,9 +359,8 @@ fn json_of_len(valid: &Value, len: usize) -> String {
     format!("{head}{}{tail}", " ".repeat(len - text.len()))
 }
 
-#[tokio::test]
-async fn error_messages_never_echo_the_request() {
-    let svc = Svc::start().await;
+async fn error_messages_never_echo_the_request(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     let secret = "S3CR3T-marker";
     let list = ann.new_list("x").await;
@@ -405,3 +400,15 @@ async fn error_messages_never_echo_the_request() {
         assert!(!m.contains(secret), "{m}");
     }
 }
+
+on_every_target!(
+    health_answers_anyone,
+    unknown_routes_are_not_found_errors,
+    dev_token_mints_a_verified_token_for_the_email,
+    dev_token_refuses_bad_requests,
+    jwks_publishes_the_public_key_only,
+    me_is_the_verified_caller,
+    bodies_must_be_json_of_the_right_shape_and_size,
+    a_body_of_exactly_64_kib_is_taken,
+    error_messages_never_echo_the_request,
+);

@@ -1,9 +1,18 @@
 //! A small client for the contract tests: a real server on `127.0.0.1`, callers with their
 //! tokens, answers with their status, headers and body, and the contract's shapes.
+//!
+//! Every contract case takes the [`Target`] it runs on, and [`on_every_target!`] runs it on
+//! each: the embedded store (a `todo::Server` in this process) and DynamoDB on moto (the `todo`
+//! binary as a subprocess, `TODO_STORE=dynamodb`, its own table).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(dead_code)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -12,35 +21,362 @@ use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
+use todo::IdentityConfig;
 
-/// A running service with its own data directory (and so its own development issuer).
+/// Where a service under test runs and keeps its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// A `todo::Server` in this process, on the embedded store in its data directory.
+    Embedded,
+    /// The `todo` binary as a subprocess with `TODO_STORE=dynamodb`, on moto
+    /// (`SAAS_TEST_MOTO_ENDPOINT`), a table of its own.
+    Dynamodb,
+}
+
+impl Target {
+    /// Whether this target can run here. DynamoDB needs moto: without `SAAS_TEST_MOTO_ENDPOINT`
+    /// the case is skipped (false), unless `SAAS_REQUIRE_MOTO` is set (a panic).
+    pub(crate) fn available(self) -> bool {
+        match self {
+            Target::Embedded => true,
+            Target::Dynamodb => moto_endpoint().is_some(),
+        }
+    }
+
+    /// A new service on a fresh data directory, as its own development issuer.
+    pub(crate) async fn start(self) -> Svc {
+        self.start_with(IdentityConfig::Development).await
+    }
+
+    /// A new service on a fresh data directory (and, on DynamoDB, a fresh table) that trusts
+    /// `identity`.
+    pub(crate) async fn start_with(self, identity: IdentityConfig) -> Svc {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let table = match self {
+            Target::Embedded => None,
+            Target::Dynamodb => {
+                let endpoint = moto_endpoint().expect("moto (check Target::available first)");
+                let table = unique_table();
+                create_table(&endpoint, &table).await;
+                Some(table)
+            }
+        };
+        Svc::launch(self, dir, table, identity).await
+    }
+}
+
+/// Runs the named cases (`async fn case(t: Target)` in the invoking module) as tests on every
+/// target: `embedded::case` and `dynamodb::case`, the latter skipped without moto.
+#[allow(unused_macros)] // not every test file runs contract cases
+macro_rules! on_every_target {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(crate::common::Target::Embedded).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    if crate::common::Target::Dynamodb.available() {
+                        super::$case(crate::common::Target::Dynamodb).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_every_target;
+
+/// The moto endpoint, or `None` when the tests that need it should be skipped; a panic when
+/// `SAAS_REQUIRE_MOTO` is set without it.
+pub(crate) fn moto_endpoint() -> Option<String> {
+    match std::env::var("SAAS_TEST_MOTO_ENDPOINT") {
+        Ok(e) if !e.trim().is_empty() => Some(e.trim().trim_end_matches('/').to_owned()),
+        _ => {
+            assert!(
+                std::env::var_os("SAAS_REQUIRE_MOTO").is_none(),
+                "SAAS_REQUIRE_MOTO is set but SAAS_TEST_MOTO_ENDPOINT is not: run scripts/test, \
+                 which starts moto_server"
+            );
+            eprintln!("skipping: SAAS_TEST_MOTO_ENDPOINT is not set (scripts/test sets it)");
+            None
+        }
+    }
+}
+
+/// `AWS_REGION`, or moto's default.
+pub(crate) fn aws_region() -> String {
+    std::env::var("AWS_REGION")
+        .ok()
+        .filter(|r| !r.trim().is_empty())
+        .unwrap_or_else(|| "us-east-1".into())
+}
+
+/// A DynamoDB client for moto at `endpoint`.
+pub(crate) fn dynamo_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new(aws_region()))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// A table name no other test (or earlier run on the same moto) uses.
+pub(crate) fn unique_table() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .subsec_nanos();
+    format!(
+        "todo-{}-{nanos}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The service's pool table, created through saas-data's public API (on AWS, the deployment's
+/// business; the service does not create it).
+pub(crate) async fn create_table(endpoint: &str, table: &str) {
+    let store =
+        saas_data::DataStore::builder(saas_data::Backend::dynamodb(dynamo_client(endpoint)))
+            .pool(table)
+            .build()
+            .expect("store");
+    store
+        .provisioner()
+        .create_table(table)
+        .await
+        .expect("table created");
+}
+
+/// A running service: in this process, or the `todo` binary.
+pub(crate) enum Handle {
+    /// `todo::Server`; it stops when dropped.
+    InProcess(todo::Server),
+    /// The `todo` binary; it is killed (and reaped) when dropped.
+    Process(Child),
+}
+
+impl Handle {
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) fn url(&self) -> String {
+        match self {
+            Handle::InProcess(server) => server.url(),
+            Handle::Process(child) => child.url.clone(),
+        }
+    }
+}
+
+/// The `todo` binary, running; what it printed is kept (the last lines) and shown if the test
+/// fails while it runs.
+pub(crate) struct Child {
+    process: std::process::Child,
+    url: String,
+    output: Arc<Mutex<VecDeque<String>>>,
+}
+
+/// How many of the binary's last output lines are kept.
+const KEPT_LINES: usize = 200;
+
+impl Child {
+    /// Starts `todo` with `env` (and none of the `TODO_*` settings of this process), and waits
+    /// for it to announce its URL (`todo service on http://...`).
+    async fn spawn(env: &[(&str, String)]) -> Child {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_todo"));
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("TODO_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .env_remove("AWS_LAMBDA_FUNCTION_NAME")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("PORT", "0")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut process = command.spawn().expect("the todo binary starts");
+        let output = Arc::new(Mutex::new(VecDeque::new()));
+        let (announce, announced) = tokio::sync::oneshot::channel::<String>();
+        let stdout = process.stdout.take().expect("stdout");
+        let stderr = process.stderr.take().expect("stderr");
+        // Both pipes are drained for as long as the process runs, so it never blocks writing.
+        let keep = |output: &Arc<Mutex<VecDeque<String>>>, line: String| {
+            let mut kept = output
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if kept.len() == KEPT_LINES {
+                kept.pop_front();
+            }
+            kept.push_back(line);
+        };
+        {
+            let output = output.clone();
+            std::thread::spawn(move || {
+                let mut announce = Some(announce);
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(rest) = line.strip_prefix("todo service on ")
+                        && let Some(tx) = announce.take()
+                    {
+                        let url = rest.split_whitespace().next().unwrap_or_default();
+                        let _ = tx.send(url.to_owned());
+                    }
+                    keep(&output, line);
+                }
+            });
+        }
+        {
+            let output = output.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    keep(&output, format!("stderr: {line}"));
+                }
+            });
+        }
+        let mut child = Child {
+            process,
+            url: String::new(),
+            output,
+        };
+        match tokio::time::timeout(Duration::from_secs(60), announced).await {
+            Ok(Ok(url)) if url.starts_with("http://127.0.0.1:") => {
+                child.url = url;
+                child
+            }
+            other => {
+                let _ = child.process.kill();
+                let status = child.process.wait();
+                // Let the readers take the last lines.
+                std::thread::sleep(Duration::from_millis(200));
+                panic!(
+                    "the todo binary did not announce its URL ({other:?}; {status:?}):\n{}",
+                    child.output()
+                );
+            }
+        }
+    }
+
+    /// What the binary printed last.
+    pub(crate) fn output(&self) -> String {
+        let kept = self
+            .output
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "the todo binary at {} printed, last:\n{}",
+                self.url,
+                self.output()
+            );
+        }
+    }
+}
+
+/// A running service with its own data directory (and so its own development issuer, unless
+/// it trusts another).
 pub(crate) struct Svc {
-    pub(crate) server: todo::Server,
+    pub(crate) server: Handle,
     pub(crate) dir: TempDir,
     pub(crate) url: String,
     pub(crate) http: reqwest::Client,
+    pub(crate) target: Target,
+    /// The DynamoDB table, on that target.
+    pub(crate) table: Option<String>,
+    pub(crate) identity: IdentityConfig,
 }
 
 impl Svc {
-    /// A new service on a fresh data directory.
-    pub(crate) async fn start() -> Svc {
-        Svc::start_in(tempfile::tempdir().expect("tempdir")).await
-    }
-
-    /// A service on `dir` (an existing data directory is reused as it is).
-    pub(crate) async fn start_in(dir: TempDir) -> Svc {
-        let server = todo::Server::start(todo::Config::local(dir.path()), "127.0.0.1:0")
-            .await
-            .expect("server starts");
+    /// The service on `target`, data directory `dir` and `table` (both reused as they are).
+    async fn launch(
+        target: Target,
+        dir: TempDir,
+        table: Option<String>,
+        identity: IdentityConfig,
+    ) -> Svc {
+        let server = match (target, &table) {
+            (Target::Embedded, _) => Handle::InProcess(
+                in_process(dir.path(), &identity)
+                    .await
+                    .expect("server starts"),
+            ),
+            (Target::Dynamodb, Some(table)) => {
+                Handle::Process(process(dir.path(), table, &identity).await)
+            }
+            (Target::Dynamodb, None) => panic!("DynamoDB without a table"),
+        };
         let url = server.url();
         Svc {
             server,
             dir,
             url,
             http: client(),
+            target,
+            table,
+            identity,
         }
     }
 
+    /// Stops the service (at once: in-process, the server is dropped; the binary is killed) and
+    /// starts another on the same data directory and table.
+    pub(crate) async fn restart(self) -> Svc {
+        let Svc {
+            server,
+            dir,
+            target,
+            table,
+            identity,
+            ..
+        } = self;
+        drop(server);
+        if target == Target::Embedded {
+            // The dropped server's tasks may hold the store file a moment longer.
+            for _ in 0..50 {
+                match in_process(dir.path(), &identity).await {
+                    Ok(server) => {
+                        let url = server.url();
+                        return Svc {
+                            server: Handle::InProcess(server),
+                            dir,
+                            url,
+                            http: client(),
+                            target,
+                            table,
+                            identity,
+                        };
+                    }
+                    Err(e) => {
+                        eprintln!("not yet: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+            panic!("the data directory is still held by the stopped server");
+        }
+        Svc::launch(target, dir, table, identity).await
+    }
     /// A caller without a token.
     pub(crate) fn anonymous(&self) -> Api {
         Api {
@@ -77,6 +413,51 @@ impl Svc {
             ..self.with_token(&token)
         }
     }
+}
+
+/// A `todo::Server` in this process on the embedded store in `dir`, trusting `identity`.
+async fn in_process(
+    dir: &Path,
+    identity: &IdentityConfig,
+) -> Result<todo::Server, todo::StartError> {
+    let mut config = todo::Config::local(dir);
+    config.identity = identity.clone();
+    todo::Server::start(config, "127.0.0.1:0").await
+}
+
+/// The `todo` binary on DynamoDB (moto), pool table `table`, data directory `dir` (the
+/// development key and the cursor secret), trusting `identity`.
+async fn process(dir: &Path, table: &str, identity: &IdentityConfig) -> Child {
+    let endpoint = moto_endpoint().expect("moto");
+    let var = |name: &str, default: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| default.to_owned())
+    };
+    let mut env = vec![
+        ("TODO_STORE", "dynamodb".to_owned()),
+        ("TODO_TABLE", table.to_owned()),
+        ("TODO_DATA_DIR", dir.display().to_string()),
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_REGION", aws_region()),
+        ("AWS_ACCESS_KEY_ID", var("AWS_ACCESS_KEY_ID", "testing")),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            var("AWS_SECRET_ACCESS_KEY", "testing"),
+        ),
+    ];
+    if let IdentityConfig::Issuer {
+        issuer,
+        jwks_url,
+        audiences,
+    } = identity
+    {
+        env.push(("TODO_ISSUER", issuer.clone()));
+        env.push(("TODO_JWKS_URL", jwks_url.clone()));
+        env.push(("TODO_AUDIENCE", audiences.join(",")));
+    }
+    Child::spawn(&env).await
 }
 
 /// A client that keeps no idle connections, so that a dropped server is really gone.

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::{Method, StatusCode};
 use saas_core::dev_issuer::DevIssuer;
 use serde_json::{Value, json};
-use todo::{Config, IdentityConfig};
+use todo::IdentityConfig;
 
 use crate::common::*;
 /// Every protected endpoint, with real ids, and a body where one is needed.
@@ -49,9 +49,8 @@ async fn call(api: &Api, method: &Method, path: &str, body: &Option<Value>) -> R
     send(r).await
 }
 
-#[tokio::test]
-async fn every_protected_endpoint_needs_a_valid_token() {
-    let svc = Svc::start().await;
+async fn every_protected_endpoint_needs_a_valid_token(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     let list = ann.new_list("groceries").await;
     let todo = id(&ann.create_todo(&list, "milk").await);
@@ -64,7 +63,7 @@ async fn every_protected_endpoint_needs_a_valid_token() {
         .issued_at(SystemTime::now() - Duration::from_secs(7200))
         .sign()
         .unwrap();
-    let other = Svc::start().await; // another data directory: another dev issuer
+    let other = t.start().await; // another data directory: another dev issuer
     let other_server_token = other.token("ann@example.com").await;
     let other_key_same_iss = DevIssuer::open(other.dir.path(), svc.url.clone())
         .unwrap()
@@ -151,30 +150,22 @@ fn base64_url(s: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
 }
 
-/// A service that trusts `issuer` (its JWKS at `jwks_url`) instead of being its own issuer.
-async fn trusting(issuer: &str, jwks_url: &str) -> (todo::Server, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::local(dir.path());
-    config.identity = IdentityConfig::Issuer {
+/// A service on `t` that trusts `issuer` (its JWKS at `jwks_url`) instead of being its own
+/// issuer.
+async fn trusting(t: Target, issuer: &str, jwks_url: &str) -> Svc {
+    t.start_with(IdentityConfig::Issuer {
         issuer: issuer.to_owned(),
         jwks_url: jwks_url.to_owned(),
         audiences: vec![saas_core::dev_issuer::DEFAULT_AUDIENCE.to_owned()],
-    };
-    let server = todo::Server::start(config, "127.0.0.1:0").await.unwrap();
-    (server, dir)
+    })
+    .await
 }
 
-#[tokio::test]
-async fn with_an_issuer_configured_there_is_no_dev_sign_in() {
+async fn with_an_issuer_configured_there_is_no_dev_sign_in(t: Target) {
     // The issuer: a development service, whose tokens and JWKS are real.
-    let idp = Svc::start().await;
-    let (server, _dir) = trusting(&idp.url, &format!("{}/.well-known/jwks.json", idp.url)).await;
-    let svc = Api {
-        url: server.url(),
-        http: client(),
-        token: None,
-        email: String::new(),
-    };
+    let idp = t.start().await;
+    let server = trusting(t, &idp.url, &format!("{}/.well-known/jwks.json", idp.url)).await;
+    let svc = server.anonymous();
     svc.post("/dev/token", &json!({"email": "ann@example.com"}))
         .await
         .not_found();
@@ -195,7 +186,7 @@ async fn with_an_issuer_configured_there_is_no_dev_sign_in() {
     );
     let list = ann.new_list("on a real issuer").await;
     ann.create_todo(&list, "t").await;
-    let other = Svc::start().await;
+    let other = t.start().await;
     let stranger = Api {
         token: Some(other.token("ann@example.com").await),
         ..svc.clone()
@@ -207,25 +198,19 @@ async fn with_an_issuer_configured_there_is_no_dev_sign_in() {
         .unauthenticated();
 }
 
-#[tokio::test]
-async fn an_unreachable_jwks_is_unavailable_with_retry_after() {
+async fn an_unreachable_jwks_is_unavailable_with_retry_after(t: Target) {
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap()
     };
     let iss = format!("http://{closed}");
-    let (server, _dir) = trusting(&iss, &format!("{iss}/.well-known/jwks.json")).await;
+    let server = trusting(t, &iss, &format!("{iss}/.well-known/jwks.json")).await;
     let key_dir = tempfile::tempdir().unwrap();
     let token = DevIssuer::open(key_dir.path(), iss.clone())
         .unwrap()
         .mint("ann@example.com")
         .unwrap();
-    let api = Api {
-        url: server.url(),
-        http: client(),
-        token: Some(token),
-        email: "ann@example.com".into(),
-    };
+    let api = server.with_token(&token);
     for path in ["/me", "/lists", "/lists/l00000000000000000000/todos"] {
         let r = api.get(path).await;
         r.error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
@@ -235,3 +220,9 @@ async fn an_unreachable_jwks_is_unavailable_with_retry_after() {
         );
     }
 }
+
+on_every_target!(
+    every_protected_endpoint_needs_a_valid_token,
+    with_an_issuer_configured_there_is_no_dev_sign_in,
+    an_unreachable_jwks_is_unavailable_with_retry_after,
+);

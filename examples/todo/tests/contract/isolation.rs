@@ -25,8 +25,8 @@ struct World {
 }
 
 impl World {
-    async fn new() -> World {
-        let svc = Svc::start().await;
+    async fn new(t: Target) -> World {
+        let svc = t.start().await;
         let ann = svc.user("ann@example.com").await;
         let bob = svc.user("bob@example.com").await;
         let carol = svc.user("carol@example.com").await;
@@ -143,9 +143,8 @@ async fn call(api: &Api, method: &Method, path: &str, body: &Option<Value>) -> R
     send(r).await
 }
 
-#[tokio::test]
-async fn a_non_member_learns_nothing_about_a_list() {
-    let w = World::new().await;
+async fn a_non_member_learns_nothing_about_a_list(t: Target) {
+    let w = World::new(t).await;
     let mut answers = BTreeSet::new();
     let missing_list = "l00000000000000000000".to_owned();
     // bob and carol against ann's private list, with its own todo id, another list's todo id,
@@ -171,9 +170,8 @@ async fn a_non_member_learns_nothing_about_a_list() {
     w.assert_untouched().await;
 }
 
-#[tokio::test]
-async fn todo_ids_of_another_list_are_unknown_here() {
-    let w = World::new().await;
+async fn todo_ids_of_another_list_are_unknown_here(t: Target) {
+    let w = World::new(t).await;
     // (caller, the list path they are a member of, a todo id from a list that is not it)
     let cases = [
         (&w.ann, &w.a2, w.todo_id(&w.a)), // the owner of both
@@ -217,9 +215,8 @@ async fn todo_ids_of_another_list_are_unknown_here() {
     w.assert_untouched().await;
 }
 
-#[tokio::test]
-async fn members_and_cursors_of_another_list_do_not_carry_over() {
-    let w = World::new().await;
+async fn members_and_cursors_of_another_list_do_not_carry_over(t: Target) {
+    let w = World::new(t).await;
     // carol is a member of a, not of a2: removing her there is a 404 and keeps her in a.
     w.ann
         .delete(&format!("/lists/{}/members/carol@example.com", w.a2))
@@ -252,9 +249,8 @@ async fn members_and_cursors_of_another_list_do_not_carry_over() {
     w.assert_untouched().await;
 }
 
-#[tokio::test]
-async fn get_lists_shows_exactly_the_callers_lists() {
-    let w = World::new().await;
+async fn get_lists_shows_exactly_the_callers_lists(t: Target) {
+    let w = World::new(t).await;
     let set = |pairs: &[(&String, &str)]| {
         pairs
             .iter()
@@ -279,9 +275,8 @@ async fn get_lists_shows_exactly_the_callers_lists() {
         .expect(StatusCode::OK);
 }
 
-#[tokio::test]
-async fn removing_a_member_or_changing_a_role_takes_effect_on_the_next_request() {
-    let w = World::new().await;
+async fn removing_a_member_or_changing_a_role_takes_effect_on_the_next_request(t: Target) {
+    let w = World::new(t).await;
     let b = &w.b;
     let todos = format!("/lists/{b}/todos");
     // carol, a viewer of b: reads, may not write.
@@ -335,9 +330,8 @@ async fn removing_a_member_or_changing_a_role_takes_effect_on_the_next_request()
     assert_eq!(now, want);
 }
 
-#[tokio::test]
-async fn an_unverified_email_matches_no_membership() {
-    let w = World::new().await;
+async fn an_unverified_email_matches_no_membership(t: Target) {
+    let w = World::new(t).await;
     let verified = sign_as(&w.svc, &dev_claims(&w.svc, "carol@example.com"));
     let mut claims = dev_claims(&w.svc, "carol@example.com");
     claims["email_verified"] = json!(false);
@@ -379,3 +373,12 @@ async fn an_unverified_email_matches_no_membership() {
     }
     w.assert_untouched().await;
 }
+
+on_every_target!(
+    a_non_member_learns_nothing_about_a_list,
+    todo_ids_of_another_list_are_unknown_here,
+    members_and_cursors_of_another_list_do_not_carry_over,
+    get_lists_shows_exactly_the_callers_lists,
+    removing_a_member_or_changing_a_role_takes_effect_on_the_next_request,
+    an_unverified_email_matches_no_membership,
+);

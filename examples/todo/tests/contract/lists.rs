@@ -6,9 +6,8 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-#[tokio::test]
-async fn a_list_is_created_read_and_renamed_by_its_owner() {
-    let svc = Svc::start().await;
+async fn a_list_is_created_read_and_renamed_by_its_owner(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     assert_eq!(
         ann.get("/lists").await.expect(StatusCode::OK),
@@ -51,9 +50,8 @@ async fn a_list_is_created_read_and_renamed_by_its_owner() {
     assert_eq!(ann.my_lists().await.len(), 2);
 }
 
-#[tokio::test]
-async fn list_names_are_1_to_200_characters() {
-    let svc = Svc::start().await;
+async fn list_names_are_1_to_200_characters(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     let list = ann.new_list("first").await;
     let path = format!("/lists/{list}");
@@ -99,9 +97,8 @@ async fn list_names_are_1_to_200_characters() {
     assert_eq!(l["name"], "kept");
 }
 
-#[tokio::test]
-async fn get_lists_shows_each_caller_their_lists_with_their_role() {
-    let svc = Svc::start().await;
+async fn get_lists_shows_each_caller_their_lists_with_their_role(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     let bob = svc.user("bob@example.com").await;
     let carol = svc.user("carol@example.com").await;
@@ -150,9 +147,8 @@ async fn get_lists_shows_each_caller_their_lists_with_their_role() {
     assert_eq!(shared["name"], "renamed");
 }
 
-#[tokio::test]
-async fn members_are_listed_shared_changed_and_removed_by_the_owner() {
-    let svc = Svc::start().await;
+async fn members_are_listed_shared_changed_and_removed_by_the_owner(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     let list = ann.new_list("shared").await;
     let members = format!("/lists/{list}/members");
@@ -235,9 +231,8 @@ async fn members_are_listed_shared_changed_and_removed_by_the_owner() {
         .not_found();
 }
 
-#[tokio::test]
-async fn the_owner_cannot_remove_themselves_or_change_their_own_role() {
-    let svc = Svc::start().await;
+async fn the_owner_cannot_remove_themselves_or_change_their_own_role(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     let list = ann.new_list("mine").await;
     let members = format!("/lists/{list}/members");
@@ -262,9 +257,8 @@ async fn the_owner_cannot_remove_themselves_or_change_their_own_role() {
     ann.create_todo(&list, "still the owner").await;
 }
 
-#[tokio::test]
-async fn put_member_refuses_what_is_not_an_email() {
-    let svc = Svc::start().await;
+async fn put_member_refuses_what_is_not_an_email(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     let list = ann.new_list("mine").await;
     for email in ["not-an-email", "a%20b%40c.d", "%40example.com", "ann%40"] {
@@ -282,9 +276,8 @@ async fn put_member_refuses_what_is_not_an_email() {
     assert_eq!(items(&body).len(), 1);
 }
 
-#[tokio::test]
-async fn roles_limit_what_a_member_may_do() {
-    let svc = Svc::start().await;
+async fn roles_limit_what_a_member_may_do(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     let ed = svc.user("ed@example.com").await;
     let vi = svc.user("vi@example.com").await;
@@ -360,9 +353,8 @@ async fn roles_limit_what_a_member_may_do() {
         .no_content();
 }
 
-#[tokio::test]
-async fn deleting_a_list_takes_its_todos_and_members_with_it() {
-    let svc = Svc::start().await;
+async fn deleting_a_list_takes_its_todos_and_members_with_it(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     let bob = svc.user("bob@example.com").await;
     let carol = svc.user("carol@example.com").await;
@@ -414,9 +406,8 @@ async fn deleting_a_list_takes_its_todos_and_members_with_it() {
     assert_eq!(todos, vec![kept_todo]);
 }
 
-#[tokio::test]
-async fn get_lists_pages_with_limit_and_cursor() {
-    let svc = Svc::start().await;
+async fn get_lists_pages_with_limit_and_cursor(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     let bob = svc.user("bob@example.com").await;
     let mut mine = std::collections::BTreeSet::new();
@@ -467,3 +458,15 @@ async fn get_lists_pages_with_limit_and_cursor() {
         r.bad_request();
     }
 }
+
+on_every_target!(
+    a_list_is_created_read_and_renamed_by_its_owner,
+    list_names_are_1_to_200_characters,
+    get_lists_shows_each_caller_their_lists_with_their_role,
+    members_are_listed_shared_changed_and_removed_by_the_owner,
+    the_owner_cannot_remove_themselves_or_change_their_own_role,
+    put_member_refuses_what_is_not_an_email,
+    roles_limit_what_a_member_may_do,
+    deleting_a_list_takes_its_todos_and_members_with_it,
+    get_lists_pages_with_limit_and_cursor,
+);

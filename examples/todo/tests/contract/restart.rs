@@ -1,7 +1,6 @@
-//! Data survives a restart on the same data directory; so do the cursors and the signing key.
+//! Data survives a restart on the same data directory (and table); so do the cursors and the
+//! signing key.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -35,9 +34,8 @@ async fn snapshot(api: &Api) -> Value {
     json!({"index": index_items, "lists": lists})
 }
 
-#[tokio::test]
-async fn a_restart_on_the_same_data_directory_keeps_everything() {
-    let svc = Svc::start().await;
+async fn a_restart_on_the_same_data_directory_keeps_everything(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     let bob = svc.user("bob@example.com").await;
     let a = ann.new_list("ann's").await;
@@ -76,14 +74,12 @@ async fn a_restart_on_the_same_data_directory_keeps_everything() {
         .await
         .expect(StatusCode::OK);
 
-    // Stop it, and start another on the same directory.
-    let Svc {
-        server, dir, http, ..
-    } = svc;
-    let old_url = server.url();
-    drop(server);
-    drop((ann, bob, http));
-    let svc = restart(dir).await;
+    // Stop it, and start another on the same directory (and, on DynamoDB, the same table).
+    let old_url = svc.url.clone();
+    let table = svc.table.clone();
+    drop((ann, bob));
+    let svc = svc.restart().await;
+    assert_eq!(svc.table, table);
     assert!(
         client()
             .get(format!("{old_url}/health"))
@@ -129,27 +125,19 @@ async fn a_restart_on_the_same_data_directory_keeps_everything() {
     // And a new list still gets an id of its own.
     let c = ann.new_list("after").await;
     assert!(c != a && c != b);
+
+    // On DynamoDB, all of it was in the table: the data directory holds no store.
+    if let Some(table) = &svc.table {
+        assert!(!svc.dir.path().join("store.redb").exists());
+        let endpoint = moto_endpoint().unwrap();
+        let scan = dynamo_client(&endpoint)
+            .scan()
+            .table_name(table)
+            .send()
+            .await
+            .unwrap();
+        assert!(scan.count() > 10, "{} items in {table}", scan.count());
+    }
 }
 
-/// A new server on `dir`, once the old one has let go of it.
-async fn restart(dir: tempfile::TempDir) -> Svc {
-    let path = dir.path().to_owned();
-    for _ in 0..50 {
-        match todo::Server::start(todo::Config::local(&path), "127.0.0.1:0").await {
-            Ok(server) => {
-                let url = server.url();
-                return Svc {
-                    server,
-                    dir,
-                    url,
-                    http: client(),
-                };
-            }
-            Err(e) => {
-                eprintln!("not yet: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-    panic!("the data directory is still held by the stopped server");
-}
+on_every_target!(a_restart_on_the_same_data_directory_keeps_everything,);

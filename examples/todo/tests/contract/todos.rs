@@ -9,9 +9,8 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-#[tokio::test]
-async fn a_todo_is_created_read_changed_and_deleted() {
-    let svc = Svc::start().await;
+async fn a_todo_is_created_read_changed_and_deleted(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     let list = ann.new_list("l").await;
     let todos = format!("/lists/{list}/todos");
@@ -72,9 +71,8 @@ async fn a_todo_is_created_read_changed_and_deleted() {
     );
 }
 
-#[tokio::test]
-async fn unknown_todos_are_not_found_all_alike() {
-    let svc = Svc::start().await;
+async fn unknown_todos_are_not_found_all_alike(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     let list = ann.new_list("l").await;
     let real = id(&ann.create_todo(&list, "real").await);
@@ -115,9 +113,8 @@ async fn unknown_todos_are_not_found_all_alike() {
     assert_eq!(id(&all[0]), real);
 }
 
-#[tokio::test]
-async fn titles_are_1_to_500_characters() {
-    let svc = Svc::start().await;
+async fn titles_are_1_to_500_characters(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     let list = ann.new_list("l").await;
     let keep = ann.create_todo(&list, "keep").await;
@@ -169,9 +166,8 @@ async fn patch_if(api: &Api, path: &str, version: &str, body: &Value) -> Resp {
     .await
 }
 
-#[tokio::test]
-async fn if_match_makes_a_patch_conditional_on_the_version() {
-    let svc = Svc::start().await;
+async fn if_match_makes_a_patch_conditional_on_the_version(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     let list = ann.new_list("l").await;
     let todo = ann.create_todo(&list, "a").await;
@@ -218,9 +214,8 @@ async fn if_match_makes_a_patch_conditional_on_the_version() {
     assert_eq!(ann.get(&t).await.expect(StatusCode::OK)["title"], "ann's");
 }
 
-#[tokio::test]
-async fn paging_120_todos_by_50_gives_each_once_oldest_first() {
-    let svc = Svc::start().await;
+async fn paging_120_todos_by_50_gives_each_once_oldest_first(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     let list = ann.new_list("long").await;
     let mut created = Vec::new();
@@ -262,9 +257,8 @@ async fn paging_120_todos_by_50_gives_each_once_oldest_first() {
     assert_eq!(ids(&again), ids(&created));
 }
 
-#[tokio::test]
-async fn limit_must_be_1_to_100() {
-    let svc = Svc::start().await;
+async fn limit_must_be_1_to_100(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     let list = ann.new_list("l").await;
     ann.create_todo(&list, "a").await;
@@ -300,9 +294,8 @@ async fn cursor_of(api: &Api, list: &str) -> String {
     page["next_cursor"].as_str().expect("a cursor").to_owned()
 }
 
-#[tokio::test]
-async fn a_cursor_is_good_only_for_its_own_list_and_unedited() {
-    let svc = Svc::start().await;
+async fn a_cursor_is_good_only_for_its_own_list_and_unedited(t: Target) {
+    let svc = t.start().await;
     let ann = svc.user("ann@example.com").await;
     let a = ann.new_list("a").await;
     let b = ann.new_list("b").await;
@@ -324,7 +317,7 @@ async fn a_cursor_is_good_only_for_its_own_list_and_unedited() {
         .await
         .bad_request();
     // Nor another service's (another data directory) for a list of the same shape.
-    let other = Svc::start().await;
+    let other = t.start().await;
     let other_ann = other.user("ann@example.com").await;
     let o = other_ann.new_list("o").await;
     for i in 0..3 {
@@ -364,3 +357,13 @@ async fn a_cursor_is_good_only_for_its_own_list_and_unedited() {
             .bad_request();
     }
 }
+
+on_every_target!(
+    a_todo_is_created_read_changed_and_deleted,
+    unknown_todos_are_not_found_all_alike,
+    titles_are_1_to_500_characters,
+    if_match_makes_a_patch_conditional_on_the_version,
+    paging_120_todos_by_50_gives_each_once_oldest_first,
+    limit_must_be_1_to_100,
+    a_cursor_is_good_only_for_its_own_list_and_unedited,
+);
