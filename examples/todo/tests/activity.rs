@@ -5,33 +5,15 @@
 use std::time::Duration;
 
 use reqwest::Client;
+
+mod common;
+use common::{call, dev_token as token};
 use serde_json::{Value, json};
-
-async fn token(c: &Client, url: &str, email: &str) -> String {
-    let r: Value = c
-        .post(format!("{url}/dev/token"))
-        .json(&json!({"email": email}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["id_token"].as_str().unwrap().to_owned()
-}
-
-async fn call(c: &Client, req: reqwest::RequestBuilder) -> (u16, Value) {
-    let _ = c;
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
 
 /// The feed once it holds `n` items (it may lag a little).
 async fn feed(c: &Client, url: &str, list: &str, token: &str, n: usize) -> Vec<Value> {
     for _ in 0..50 {
         let (status, body) = call(
-            c,
             c.get(format!("{url}/lists/{list}/activity"))
                 .bearer_auth(token),
         )
@@ -57,14 +39,12 @@ async fn every_change_reaches_the_feed_of_its_own_list() {
     let bob = token(&c, &url, "bob@example.com").await;
     let eve = token(&c, &url, "eve@example.com").await;
     let (_, list) = call(
-        &c,
         c.post(format!("{url}/lists"))
             .bearer_auth(&ann)
             .json(&json!({"name": "a"})),
     )
     .await;
     let (_, other) = call(
-        &c,
         c.post(format!("{url}/lists"))
             .bearer_auth(&ann)
             .json(&json!({"name": "b"})),
@@ -76,7 +56,6 @@ async fn every_change_reaches_the_feed_of_its_own_list() {
     );
 
     let (s, _) = call(
-        &c,
         c.put(format!("{url}/lists/{list}/members/bob@example.com"))
             .bearer_auth(&ann)
             .json(&json!({"role": "editor"})),
@@ -84,7 +63,6 @@ async fn every_change_reaches_the_feed_of_its_own_list() {
     .await;
     assert_eq!(s, 200);
     let (s, todo) = call(
-        &c,
         c.post(format!("{url}/lists/{list}/todos"))
             .bearer_auth(&bob)
             .json(&json!({"title": "milk"})),
@@ -93,7 +71,6 @@ async fn every_change_reaches_the_feed_of_its_own_list() {
     assert_eq!(s, 201);
     let id = todo["id"].as_str().unwrap().to_owned();
     let (s, _) = call(
-        &c,
         c.patch(format!("{url}/lists/{list}/todos/{id}"))
             .bearer_auth(&ann)
             .json(&json!({"title": "oat milk"})),
@@ -101,7 +78,6 @@ async fn every_change_reaches_the_feed_of_its_own_list() {
     .await;
     assert_eq!(s, 200);
     let (s, done) = call(
-        &c,
         c.patch(format!("{url}/lists/{list}/todos/{id}"))
             .bearer_auth(&bob)
             .header("if-match", "2")
@@ -112,7 +88,6 @@ async fn every_change_reaches_the_feed_of_its_own_list() {
     assert_eq!(done["version"], 3);
     // A refused change writes no event.
     let (s, _) = call(
-        &c,
         c.patch(format!("{url}/lists/{list}/todos/{id}"))
             .bearer_auth(&bob)
             .header("if-match", "1")
@@ -121,14 +96,12 @@ async fn every_change_reaches_the_feed_of_its_own_list() {
     .await;
     assert_eq!(s, 412);
     let (s, _) = call(
-        &c,
         c.delete(format!("{url}/lists/{list}/todos/{id}"))
             .bearer_auth(&bob),
     )
     .await;
     assert_eq!(s, 204);
     let (s, _) = call(
-        &c,
         c.delete(format!("{url}/lists/{list}/members/bob@example.com"))
             .bearer_auth(&ann),
     )
@@ -136,7 +109,6 @@ async fn every_change_reaches_the_feed_of_its_own_list() {
     assert_eq!(s, 204);
     // Something in the other list.
     call(
-        &c,
         c.post(format!("{url}/lists/{other}/todos"))
             .bearer_auth(&ann)
             .json(&json!({"title": "elsewhere"})),
@@ -187,17 +159,12 @@ async fn every_change_reaches_the_feed_of_its_own_list() {
 
     // Bob was removed: the feed is no longer his to read; Eve never could.
     for t in [&bob, &eve] {
-        let (s, body) = call(
-            &c,
-            c.get(format!("{url}/lists/{list}/activity")).bearer_auth(t),
-        )
-        .await;
+        let (s, body) = call(c.get(format!("{url}/lists/{list}/activity")).bearer_auth(t)).await;
         assert_eq!(s, 404, "{body}");
     }
 
     // Events pending when the server stops are delivered on the way out.
     call(
-        &c,
         c.post(format!("{url}/lists/{other}/todos"))
             .bearer_auth(&ann)
             .json(&json!({"title": "last"})),
@@ -210,7 +177,6 @@ async fn every_change_reaches_the_feed_of_its_own_list() {
     let url = server.url();
     let ann = token(&c, &url, "ann@example.com").await;
     let (s, body) = call(
-        &c,
         c.get(format!("{url}/lists/{other}/activity"))
             .bearer_auth(&ann),
     )

@@ -11,21 +11,10 @@ use std::time::Duration;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_sdk_eventbridge::config::{BehaviorVersion, Credentials, Region};
 use reqwest::Client;
-use serde_json::{Value, json};
 
-fn endpoint() -> Option<String> {
-    match std::env::var("SAAS_TEST_MOTO_ENDPOINT") {
-        Ok(e) if !e.trim().is_empty() => Some(e.trim().trim_end_matches('/').to_owned()),
-        _ => {
-            assert!(
-                std::env::var_os("SAAS_REQUIRE_MOTO").is_none(),
-                "SAAS_REQUIRE_MOTO is set but SAAS_TEST_MOTO_ENDPOINT is not: run scripts/test"
-            );
-            eprintln!("skipping: SAAS_TEST_MOTO_ENDPOINT is not set");
-            None
-        }
-    }
-}
+mod common;
+use common::{call, dev_token, moto_endpoint as endpoint};
+use serde_json::{Value, json};
 
 /// A call of SQS's JSON protocol (moto takes the service from the credential scope).
 async fn sqs(c: &Client, endpoint: &str, op: &str, body: Value) -> Value {
@@ -82,12 +71,6 @@ fn start(dir: &std::path::Path, endpoint: &str, bus: &str) -> (Service, String) 
     (Service(child), url)
 }
 
-async fn call(req: reqwest::RequestBuilder) -> (u16, Value) {
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn changes_go_through_eventbridge_to_the_consumer_and_into_the_feed() {
     let Some(endpoint) = endpoint() else { return };
@@ -140,12 +123,7 @@ async fn changes_go_through_eventbridge_to_the_consumer_and_into_the_feed() {
 
     let dir = tempfile::tempdir().unwrap();
     let (service, url) = start(dir.path(), &endpoint, &bus);
-    let (_, t) = call(
-        c.post(format!("{url}/dev/token"))
-            .json(&json!({"email": "ann@example.com"})),
-    )
-    .await;
-    let ann = t["id_token"].as_str().unwrap().to_owned();
+    let ann = dev_token(&c, &url, "ann@example.com").await;
     let (_, list) = call(
         c.post(format!("{url}/lists"))
             .bearer_auth(&ann)
@@ -232,12 +210,7 @@ async fn changes_go_through_eventbridge_to_the_consumer_and_into_the_feed() {
 
     let server = todo::Server::start(config, "127.0.0.1:0").await.unwrap();
     let url = server.url();
-    let (_, t) = call(
-        c.post(format!("{url}/dev/token"))
-            .json(&json!({"email": "ann@example.com"})),
-    )
-    .await;
-    let ann = t["id_token"].as_str().unwrap().to_owned();
+    let ann = dev_token(&c, &url, "ann@example.com").await;
     let (_, feed) = call(
         c.get(format!("{url}/lists/{list}/activity"))
             .bearer_auth(&ann),

@@ -6,38 +6,14 @@
 use std::collections::BTreeMap;
 
 use reqwest::Client;
+
+mod common;
+use common::{dev_token as token, new_list as list};
 use serde_json::{Value, json};
 use todo::pre_token::{MEMBERSHIPS_CLAIM, handle};
 
 const V1: &str = include_str!("fixtures/cognito_pre_token_v1.json");
 const V2: &str = include_str!("fixtures/cognito_pre_token_v2.json");
-
-async fn token(c: &Client, url: &str, email: &str) -> String {
-    let r: Value = c
-        .post(format!("{url}/dev/token"))
-        .json(&json!({"email": email}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["id_token"].as_str().unwrap().to_owned()
-}
-
-async fn list(c: &Client, url: &str, token: &str, name: &str) -> String {
-    let r: Value = c
-        .post(format!("{url}/lists"))
-        .bearer_auth(token)
-        .json(&json!({"name": name}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["id"].as_str().unwrap().to_owned()
-}
 
 fn claim(v: &Value) -> BTreeMap<String, String> {
     serde_json::from_str(v.as_str().expect("the claim is a JSON string")).unwrap()

@@ -3,34 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use reqwest::{Client, StatusCode};
-use serde_json::{Value, json};
 
-async fn token(client: &Client, url: &str, email: &str) -> String {
-    let answer: Value = client
-        .post(format!("{url}/dev/token"))
-        .json(&json!({"email": email}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["id_token"].as_str().unwrap().to_owned()
-}
-
-async fn new_list(client: &Client, url: &str, token: &str, name: &str) -> String {
-    let list: Value = client
-        .post(format!("{url}/lists"))
-        .bearer_auth(token)
-        .json(&json!({"name": name}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    list["id"].as_str().unwrap().to_owned()
-}
+mod common;
+use common::{dev_token as token, new_list};
+use serde_json::Value;
 
 #[tokio::test]
 async fn one_noisy_list_is_limited_alone() {

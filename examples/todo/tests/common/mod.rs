@@ -917,3 +917,33 @@ pub(crate) fn dev_claims(svc: &Svc, email: &str) -> Value {
         "exp": now + 3600,
     })
 }
+
+/// A development token for `email` from the service at `url` (`POST /dev/token`).
+pub(crate) async fn dev_token(http: &reqwest::Client, url: &str, email: &str) -> String {
+    let (status, body) = call(
+        http.post(format!("{url}/dev/token"))
+            .json(&json!({ "email": email })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["id_token"].as_str().expect("id_token").to_owned()
+}
+
+/// Sends `r`: the status and the JSON body (`null` when there is none).
+pub(crate) async fn call(r: RequestBuilder) -> (u16, Value) {
+    let r = r.send().await.expect("request sent");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// A new list named `name`, created with `token`: its id.
+pub(crate) async fn new_list(http: &reqwest::Client, url: &str, token: &str, name: &str) -> String {
+    let (status, body) = call(
+        http.post(format!("{url}/lists"))
+            .bearer_auth(token)
+            .json(&json!({ "name": name })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_str().expect("id").to_owned()
+}
