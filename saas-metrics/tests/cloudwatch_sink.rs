@@ -27,21 +27,7 @@ use saas_metrics::{CloudWatchSink, DROPPED_METRIC, Error, Metrics, TenantMetrics
 use tower::{Layer, Service, ServiceExt, service_fn};
 use tracing::instrument::WithSubscriber;
 
-use common::Capture;
-
-fn endpoint() -> Option<String> {
-    match std::env::var("SAAS_TEST_CLOUDWATCH_ENDPOINT") {
-        Ok(e) if !e.trim().is_empty() => Some(e.trim().trim_end_matches('/').to_owned()),
-        _ => {
-            assert!(
-                std::env::var_os("SAAS_REQUIRE_MOTO").is_none(),
-                "SAAS_REQUIRE_MOTO is set but SAAS_TEST_CLOUDWATCH_ENDPOINT is not: run scripts/test"
-            );
-            eprintln!("skipping: SAAS_TEST_CLOUDWATCH_ENDPOINT is not set");
-            None
-        }
-    }
-}
+use common::{Capture, cloudwatch_endpoint as endpoint};
 
 /// A client for `endpoint` that tries once and gives up quickly.
 fn client(endpoint: &str) -> Client {

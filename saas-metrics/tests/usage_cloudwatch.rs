@@ -4,6 +4,8 @@
 //! sets stay out.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -16,21 +18,9 @@ use saas_metrics::usage::{Period, UsageError, read_cloudwatch};
 use saas_metrics::{CloudWatchSink, Metrics};
 use serde_json::Value;
 
-const HOUR_MS: i64 = 3_600_000;
+use common::cloudwatch_endpoint as endpoint;
 
-fn endpoint() -> Option<String> {
-    match std::env::var("SAAS_TEST_CLOUDWATCH_ENDPOINT") {
-        Ok(e) if !e.trim().is_empty() => Some(e.trim().trim_end_matches('/').to_owned()),
-        _ => {
-            assert!(
-                std::env::var_os("SAAS_REQUIRE_MOTO").is_none(),
-                "SAAS_REQUIRE_MOTO is set but SAAS_TEST_CLOUDWATCH_ENDPOINT is not: run scripts/test"
-            );
-            eprintln!("skipping: SAAS_TEST_CLOUDWATCH_ENDPOINT is not set");
-            None
-        }
-    }
-}
+const HOUR_MS: i64 = 3_600_000;
 
 fn client(endpoint: &str) -> Client {
     let config = aws_sdk_cloudwatch::Config::builder()

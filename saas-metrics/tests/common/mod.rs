@@ -1,4 +1,4 @@
-//! Helpers shared by the integration tests: a log capture and a shared EMF buffer.
+//! Helpers shared by the integration tests: a log capture, a shared EMF buffer, the moto endpoints.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::fmt::Write as _;
@@ -87,5 +87,21 @@ impl std::io::Write for Buffer {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// The CloudWatch endpoint of the test command's CBOR proxy in front of moto: `None` (the test
+/// skips) without it, a failure when `SAAS_REQUIRE_MOTO` says it must be there.
+pub(crate) fn cloudwatch_endpoint() -> Option<String> {
+    match std::env::var("SAAS_TEST_CLOUDWATCH_ENDPOINT") {
+        Ok(e) if !e.trim().is_empty() => Some(e.trim().trim_end_matches('/').to_owned()),
+        _ => {
+            assert!(
+                std::env::var_os("SAAS_REQUIRE_MOTO").is_none(),
+                "SAAS_REQUIRE_MOTO is set but SAAS_TEST_CLOUDWATCH_ENDPOINT is not: run scripts/test"
+            );
+            eprintln!("skipping: SAAS_TEST_CLOUDWATCH_ENDPOINT is not set");
+            None
+        }
     }
 }
