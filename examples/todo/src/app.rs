@@ -10,7 +10,7 @@ use saas_core::{
     Identity, Membership, MembershipError, RequireTenantLayer, TenantId, TenantRejection,
     TenantResolver, Tier, membership_fn, path_segment,
 };
-use saas_data::{Backend, DataStore};
+use saas_data::{Backend, DataStore, TableNames, TierPolicy};
 
 use crate::config::{Config, IdentityConfig, StoreConfig};
 use crate::error::ApiError;
@@ -29,6 +29,8 @@ pub struct AppState {
     pub dev: Option<DevIssuer>,
     pub(crate) usage: UsageBook,
     pub(crate) events: Publisher,
+    /// Whether lists are placed through the registry (the mixed model).
+    pub(crate) registry: bool,
 }
 
 /// The built service: its router, and the task that stores usage (stopped when dropped).
@@ -67,6 +69,10 @@ impl Drop for App {
 
 /// How often pending usage is stored.
 const USAGE_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The tiers whose lists get a table of their own when the mixed model is on
+/// ([`Config::silo`](crate::Config::silo)); the owner's tier at creation decides.
+pub const SILO_TIERS: &[Tier] = &[Tier::Premium, Tier::Platinum];
 
 /// The table the embedded store and the local run use.
 pub const LOCAL_TABLE: &str = "todo";
@@ -118,14 +124,30 @@ pub async fn open_store(config: &Config) -> Result<DataStore, StartError> {
             )
         }
     };
-    let store = DataStore::builder(backend)
-        .pool(table.clone())
+    let builder = DataStore::builder(backend);
+    let builder = match &config.silo {
+        None => builder.pool(table.clone()),
+        Some(silo) => builder
+            .mixed(
+                table.clone(),
+                TableNames::prefix(&silo.prefix)?,
+                TierPolicy::silo_for(SILO_TIERS),
+            )
+            .control_table(silo.registry_table.clone()),
+    };
+    let store = builder
         .cursor_key(cursor_key)
         .on_usage(crate::metering::on_usage)
         .build()?;
     if config.store == StoreConfig::Embedded {
-        // The local table is the deployment's business on AWS; here it is ours.
+        // The local tables are the deployment's business on AWS; here they are ours.
         store.provisioner().create_table(&table).await?;
+        if let Some(silo) = &config.silo {
+            store
+                .provisioner()
+                .create_table(&silo.registry_table)
+                .await?;
+        }
     }
 
     Ok(store)
@@ -190,6 +212,7 @@ pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError>
         dev,
         usage: UsageBook::default(),
         events,
+        registry: config.silo.is_some(),
     };
     let metrics = saas_metrics::Metrics::builder("TodoApp")
         .and_then(|b| b.service("todo"))
@@ -216,6 +239,7 @@ pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError>
             quota,
             metrics,
             config.flush_usage_each_request,
+            config.web_dir.as_deref(),
         ),
         flusher,
         publisher,
@@ -258,9 +282,12 @@ fn lookup(store: DataStore) -> impl saas_core::MembershipLookup + 'static {
             {
                 Ok(member) => Ok(Some(Membership::new(
                     member.item().role.role(),
-                    Tier::Basic,
+                    member.item().tier,
                 ))),
-                Err(saas_data::Error::NotFound) => Ok(None),
+                // No such list: none in the pool, or none the registry places.
+                Err(saas_data::Error::NotFound | saas_data::Error::TenantNotProvisioned(_)) => {
+                    Ok(None)
+                }
                 Err(e) => Err(MembershipError::new(e)),
             }
         }

@@ -31,6 +31,17 @@ pub enum IdentityConfig {
     },
 }
 
+/// Lists of the premium and platinum tiers in tables of their own (`TODO_REGISTRY_TABLE`): the
+/// mixed model, with the registry of where each list lives in the control table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiloConfig {
+    /// The control table: the registry and the system items (`TODO_REGISTRY_TABLE`).
+    pub registry_table: String,
+    /// A silo table is this prefix plus the list id (`TODO_SILO_PREFIX`, default the pool
+    /// table's name plus `-list-`).
+    pub prefix: String,
+}
+
 /// The service's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -50,6 +61,11 @@ pub struct Config {
     /// Store each request's usage before answering it (on Lambda, where a frozen sandbox runs no
     /// background task), rather than once a second.
     pub flush_usage_each_request: bool,
+    /// The built web client served at `/` (`TODO_WEB_DIR`, default the example's
+    /// `examples/todo-web/dist`); `None` serves none (on Lambda, S3 and CloudFront serve it).
+    pub web_dir: Option<PathBuf>,
+    /// Silo tables for the lists of premium owners; `None` keeps every list in the pool.
+    pub silo: Option<SiloConfig>,
 }
 
 /// A setting that cannot be used.
@@ -71,11 +87,14 @@ impl Config {
             cursor_key: None,
             event_bus: None,
             flush_usage_each_request: false,
+            web_dir: None,
+            silo: None,
         }
     }
 
-    /// From `TODO_DATA_DIR`, `TODO_STORE`, `TODO_TABLE`, `TODO_ISSUER`, `TODO_JWKS_URL`,
-    /// `TODO_AUDIENCE` and `TODO_LIST_RPS`.
+    /// From `TODO_DATA_DIR`, `TODO_STORE`, `TODO_TABLE`, `TODO_REGISTRY_TABLE`,
+    /// `TODO_SILO_PREFIX`, `TODO_ISSUER`, `TODO_JWKS_URL`, `TODO_AUDIENCE`, `TODO_LIST_RPS`,
+    /// `TODO_CURSOR_KEY`, `TODO_EVENT_BUS` and `TODO_WEB_DIR`.
     pub fn from_env() -> Result<Config, ConfigError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let mut config = Config::local(var("TODO_DATA_DIR").unwrap_or_else(|| ".todo-data".into()));
@@ -116,7 +135,35 @@ impl Config {
                 audiences,
             };
         }
+        if let Some(registry_table) = var("TODO_REGISTRY_TABLE") {
+            let pool = match &config.store {
+                StoreConfig::Embedded => crate::app::LOCAL_TABLE,
+                StoreConfig::Dynamodb { table } => table.as_str(),
+            };
+            let prefix = var("TODO_SILO_PREFIX").unwrap_or_else(|| format!("{pool}-list-"));
+            if saas_data::TableNames::prefix(&prefix).is_err() {
+                return Err(ConfigError {
+                    name: "TODO_SILO_PREFIX",
+                    reason: "2 to 64 of [A-Za-z0-9_.-]".into(),
+                });
+            }
+            if registry_table == pool {
+                return Err(ConfigError {
+                    name: "TODO_REGISTRY_TABLE",
+                    reason: "must not be the pool table".into(),
+                });
+            }
+            config.silo = Some(SiloConfig {
+                registry_table,
+                prefix,
+            });
+        }
         config.event_bus = var("TODO_EVENT_BUS");
+        config.web_dir = Some(
+            var("TODO_WEB_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(crate::web::BUILT_CLIENT)),
+        );
         if let Some(key) = var("TODO_CURSOR_KEY") {
             if key.len() < 32 {
                 return Err(ConfigError {
@@ -160,6 +207,7 @@ impl Config {
             });
         }
         self.flush_usage_each_request = true;
+        self.web_dir = None;
         Ok(self)
     }
 }

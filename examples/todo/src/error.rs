@@ -108,7 +108,8 @@ impl From<saas_data::Error> for ApiError {
     fn from(e: saas_data::Error) -> ApiError {
         use saas_data::Error as E;
         match e {
-            E::NotFound => ApiError::NotFound,
+            // A list the registry does not place (deleted, or never there) is no list.
+            E::NotFound | E::TenantNotProvisioned(_) => ApiError::NotFound,
             E::AlreadyExists | E::ConditionFailed | E::TransactionCanceled { .. } => {
                 ApiError::Conflict("the request contradicts the current state")
             }

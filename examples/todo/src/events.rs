@@ -272,6 +272,11 @@ async fn write_activity(
     let key = Key::new(ACTIVITY, change.id.clone()).map_err(|_| ApiError::Internal)?;
     match store.scope(ctx).put(&key, change).create_only().await {
         Ok(_) | Err(saas_data::Error::AlreadyExists) => Ok(()),
+        // The list was deleted (its place taken back) before its event came: nothing to feed.
+        Err(saas_data::Error::TenantNotProvisioned(why)) => {
+            tracing::info!(why, "activity of a list that is gone: dropped");
+            Ok(())
+        }
         Err(e) => Err(e.into()),
     }
 }

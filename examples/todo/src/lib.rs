@@ -24,8 +24,9 @@ mod quota;
 mod routes;
 mod secret;
 mod server;
+mod web;
 
-pub use app::{App, AppState, LOCAL_TABLE, StartError, build, open_store, verifier};
-pub use config::{Config, ConfigError, IdentityConfig, StoreConfig};
+pub use app::{App, AppState, LOCAL_TABLE, SILO_TIERS, StartError, build, open_store, verifier};
+pub use config::{Config, ConfigError, IdentityConfig, SiloConfig, StoreConfig};
 pub use error::ApiError;
 pub use server::Server;

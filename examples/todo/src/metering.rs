@@ -173,7 +173,8 @@ impl UsageBook {
         for (list, delta) in batch {
             let _gate = self.0.gate.lock().await;
             match store_delta(store, &list, &delta).await {
-                Ok(()) => {
+                // Stored, or the list is gone (its place in the registry taken back).
+                Ok(()) | Err(saas_data::Error::TenantNotProvisioned(_)) => {
                     let mut figures = self.figures();
                     if let Some(t) = figures.inflight.get_mut(&list) {
                         *t = t.minus(delta);

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
-use saas_core::{Role, TenantId};
+use saas_core::{Role, TenantId, Tier};
 use saas_data::{Key, KeyError};
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +65,14 @@ pub(crate) struct MemberRecord {
     pub(crate) email: String,
     /// The role.
     pub(crate) role: ListRole,
+    /// The list's tier, decided by its owner's tier at creation (records written before tiers
+    /// were kept are basic).
+    #[serde(default = "basic")]
+    pub(crate) tier: Tier,
+}
+
+fn basic() -> Tier {
+    Tier::Basic
 }
 
 /// One of a user's lists: `user#{email}/{list}` in the system key space.

@@ -5,7 +5,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use futures_util::future::join_all;
 use http::StatusCode;
-use saas_core::{Identity, TenantContext, TenantId};
+use saas_core::{Identity, TenantContext, TenantId, Tier};
 use saas_data::{Key, Update};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -67,37 +67,27 @@ pub(crate) async fn create(
     let JsonBody(body) = body?;
     let name = valid_name(&body.name)?;
     let email = caller_email(Some(identity.user()))?;
+    let tier = owner_tier(&identity)?;
     let id = new_id("l", false)?;
     let list = TenantId::new(&id).map_err(|_| ApiError::Internal)?;
-    let record = ListRecord {
-        name,
-        created_at: now(),
-        owner: email.clone(),
-    };
-    // The list, its owner and the owner's index entry: all or nothing.
-    let scope = state.store.system("create a list").tenant(&list);
-    let index = state.store.system("the user's list index").data();
-    state
-        .store
-        .transaction()
-        .create(&scope, &meta_key()?, &record)
-        .create(
-            &scope,
-            &member_key(&email)?,
-            &MemberRecord {
-                email: email.clone(),
-                role: ListRole::Owner,
-            },
-        )
-        .create(
-            &index,
-            &index_key(&email, &list)?,
-            &IndexRecord {
-                role: ListRole::Owner,
-            },
-        )
-        .commit()
-        .await?;
+    if state.registry {
+        // Placed by its owner's tier: premium lists get a table of their own, created here.
+        state
+            .store
+            .system("place a new list")
+            .registry()
+            .onboard(&list, tier)
+            .await?;
+    }
+    let created = create_records(&state, &list, &email, tier, name).await;
+    if created.is_err() && state.registry {
+        // Nothing of the list was written: take back its place (and its table).
+        let registry = state.store.system("take back a list's place").registry();
+        if let Err(e) = registry.offboard(&list).await {
+            tracing::warn!(error = %e, list = %list, "could not take back a new list's place");
+        }
+    }
+    let record = created?;
     Ok((
         StatusCode::CREATED,
         Json(ListView {
@@ -107,6 +97,59 @@ pub(crate) async fn create(
             created_at: record.created_at,
         }),
     ))
+}
+
+/// The tier a new list of this owner gets: their verified `custom:tier` claim (set by an
+/// administrator, never by the user), basic without one. A tier the service does not know is
+/// refused rather than read as basic.
+fn owner_tier(identity: &Identity) -> Result<Tier, ApiError> {
+    match identity.claims().string(TIER_CLAIM) {
+        None => Ok(Tier::Basic),
+        Some(tier) => tier.parse().map_err(|_| ApiError::Forbidden),
+    }
+}
+
+/// The claim that carries a user's tier (a Cognito custom attribute).
+pub(crate) const TIER_CLAIM: &str = "custom:tier";
+
+/// The list, its owner and the owner's index entry: all or nothing.
+async fn create_records(
+    state: &AppState,
+    list: &TenantId,
+    email: &str,
+    tier: Tier,
+    name: String,
+) -> Result<ListRecord, ApiError> {
+    let record = ListRecord {
+        name,
+        created_at: now(),
+        owner: email.to_owned(),
+    };
+    let scope = state.store.system("create a list").tenant(list);
+    let index = state.store.system("the user's list index").data();
+    state
+        .store
+        .transaction()
+        .create(&scope, &meta_key()?, &record)
+        .create(
+            &scope,
+            &member_key(email)?,
+            &MemberRecord {
+                email: email.to_owned(),
+                role: ListRole::Owner,
+                tier,
+            },
+        )
+        .create(
+            &index,
+            &index_key(email, list)?,
+            &IndexRecord {
+                role: ListRole::Owner,
+            },
+        )
+        .commit()
+        .await?;
+    Ok(record)
 }
 
 /// `GET /lists`: the lists the caller may see.
@@ -150,7 +193,11 @@ pub(crate) async fn list(
                 });
             }
             // A list deleted while its index entry lingers: not shown.
-            Some((_, Err(saas_data::Error::NotFound))) | None => {}
+            Some((
+                _,
+                Err(saas_data::Error::NotFound | saas_data::Error::TenantNotProvisioned(_)),
+            ))
+            | None => {}
             Some((_, Err(e))) => return Err(e.into()),
         }
     }
@@ -249,6 +296,15 @@ pub(crate) async fn delete(
         }
     }
     data.delete(&meta_key()?).await?;
+    if state.registry {
+        // Its place in the registry, and its table if it has one of its own.
+        state
+            .store
+            .system("delete a list")
+            .registry()
+            .offboard(ctx.tenant_id())
+            .await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

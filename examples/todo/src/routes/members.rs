@@ -66,6 +66,8 @@ pub(crate) async fn put(
     let member = MemberRecord {
         email: email.clone(),
         role,
+        // The list's tier, as the owner's verified membership carries it.
+        tier: ctx.tier(),
     };
     let entry = IndexRecord { role };
     // The member and their index entry together; replaced at the version read, so a

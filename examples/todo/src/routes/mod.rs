@@ -28,6 +28,7 @@ pub(crate) fn router(
     quota: Option<ListQuota>,
     metrics: saas_metrics::Metrics,
     flush_each_request: bool,
+    web_dir: Option<&std::path::Path>,
 ) -> Router {
     let public = Router::new()
         .route("/health", get(account::health))
@@ -69,11 +70,13 @@ pub(crate) fn router(
         ))
         .route_layer(InvocationMetricsLayer::new(metrics).operation(operation))
         .route_layer(tenant_layer);
-    public
-        .merge(caller)
-        .merge(list)
-        .fallback(|| async { ApiError::NotFound })
-        .with_state(state)
+    let routes = public.merge(caller).merge(list);
+    match web_dir {
+        // What no route answers may be one of the web client's files.
+        Some(dir) => routes.fallback_service(crate::web::router(dir)),
+        None => routes.fallback(|| async { ApiError::NotFound }),
+    }
+    .with_state(state)
 }
 
 /// The `operation` dimension: the method and the route's pattern, never an id.

@@ -51,6 +51,17 @@ impl Target {
     /// A new service on a fresh data directory (and, on DynamoDB, a fresh table) that trusts
     /// `identity`.
     pub(crate) async fn start_with(self, identity: IdentityConfig) -> Svc {
+        self.start_placed(identity, false).await
+    }
+
+    /// A new service, as its own development issuer, in the mixed model: lists of premium and
+    /// platinum owners in tables of their own, placed through a registry (on DynamoDB, a fresh
+    /// registry table and silo prefix).
+    pub(crate) async fn start_with_silos(self) -> Svc {
+        self.start_placed(IdentityConfig::Development, true).await
+    }
+
+    async fn start_placed(self, identity: IdentityConfig, silos: bool) -> Svc {
         let dir = tempfile::tempdir().expect("tempdir");
         let table = match self {
             Target::Embedded => None,
@@ -61,7 +72,17 @@ impl Target {
                 Some(table)
             }
         };
-        Svc::launch(self, dir, table, identity).await
+        let silo = silos.then(|| {
+            let pool = table.as_deref().unwrap_or(todo::LOCAL_TABLE);
+            todo::SiloConfig {
+                registry_table: format!("{pool}-registry"),
+                prefix: format!("{pool}-list-"),
+            }
+        });
+        if let (Some(silo), Some(endpoint)) = (&silo, table.as_ref().and(moto_endpoint())) {
+            create_table(&endpoint, &silo.registry_table).await;
+        }
+        Svc::launch(self, dir, table, identity, silo).await
     }
 }
 
@@ -166,6 +187,8 @@ pub(crate) enum Handle {
     InProcess(todo::Server),
     /// The `todo` binary; it is killed (and reaped) when dropped.
     Process(Child),
+    /// Stopped, to be restarted (`Svc::restart`).
+    Stopped,
 }
 
 impl Handle {
@@ -174,6 +197,7 @@ impl Handle {
         match self {
             Handle::InProcess(server) => server.url(),
             Handle::Process(child) => child.url.clone(),
+            Handle::Stopped => String::new(),
         }
     }
 }
@@ -306,6 +330,8 @@ pub(crate) struct Svc {
     /// The DynamoDB table, on that target.
     pub(crate) table: Option<String>,
     pub(crate) identity: IdentityConfig,
+    /// The registry and silo tables, in the mixed model.
+    pub(crate) silo: Option<todo::SiloConfig>,
 }
 
 impl Svc {
@@ -315,15 +341,16 @@ impl Svc {
         dir: TempDir,
         table: Option<String>,
         identity: IdentityConfig,
+        silo: Option<todo::SiloConfig>,
     ) -> Svc {
         let server = match (target, &table) {
             (Target::Embedded, _) => Handle::InProcess(
-                in_process(dir.path(), &identity)
+                in_process(dir.path(), &identity, silo.as_ref())
                     .await
                     .expect("server starts"),
             ),
             (Target::Dynamodb, Some(table)) => {
-                Handle::Process(process(dir.path(), table, &identity).await)
+                Handle::Process(process(dir.path(), table, &identity, silo.as_ref()).await)
             }
             (Target::Dynamodb, None) => panic!("DynamoDB without a table"),
         };
@@ -336,6 +363,7 @@ impl Svc {
             target,
             table,
             identity,
+            silo,
         }
     }
 
@@ -348,13 +376,14 @@ impl Svc {
             target,
             table,
             identity,
+            silo,
             ..
         } = self;
         drop(server);
         if target == Target::Embedded {
             // The dropped server's tasks may hold the store file a moment longer.
             for _ in 0..50 {
-                match in_process(dir.path(), &identity).await {
+                match in_process(dir.path(), &identity, silo.as_ref()).await {
                     Ok(server) => {
                         let url = server.url();
                         return Svc {
@@ -365,6 +394,7 @@ impl Svc {
                             target,
                             table,
                             identity,
+                            silo,
                         };
                     }
                     Err(e) => {
@@ -375,7 +405,7 @@ impl Svc {
             }
             panic!("the data directory is still held by the stopped server");
         }
-        Svc::launch(target, dir, table, identity).await
+        Svc::launch(target, dir, table, identity, silo).await
     }
     /// A caller without a token.
     pub(crate) fn anonymous(&self) -> Api {
@@ -419,15 +449,22 @@ impl Svc {
 async fn in_process(
     dir: &Path,
     identity: &IdentityConfig,
+    silo: Option<&todo::SiloConfig>,
 ) -> Result<todo::Server, todo::StartError> {
     let mut config = todo::Config::local(dir);
     config.identity = identity.clone();
+    config.silo = silo.cloned();
     todo::Server::start(config, "127.0.0.1:0").await
 }
 
 /// The `todo` binary on DynamoDB (moto), pool table `table`, data directory `dir` (the
 /// development key and the cursor secret), trusting `identity`.
-async fn process(dir: &Path, table: &str, identity: &IdentityConfig) -> Child {
+async fn process(
+    dir: &Path,
+    table: &str,
+    identity: &IdentityConfig,
+    silo: Option<&todo::SiloConfig>,
+) -> Child {
     let endpoint = moto_endpoint().expect("moto");
     let var = |name: &str, default: &str| {
         std::env::var(name)
@@ -456,6 +493,10 @@ async fn process(dir: &Path, table: &str, identity: &IdentityConfig) -> Child {
         env.push(("TODO_ISSUER", issuer.clone()));
         env.push(("TODO_JWKS_URL", jwks_url.clone()));
         env.push(("TODO_AUDIENCE", audiences.join(",")));
+    }
+    if let Some(silo) = silo {
+        env.push(("TODO_REGISTRY_TABLE", silo.registry_table.clone()));
+        env.push(("TODO_SILO_PREFIX", silo.prefix.clone()));
     }
     Child::spawn(&env).await
 }
