@@ -42,7 +42,17 @@ impl Authorizer {
         };
         let (parts, ()) = request.into_parts();
         match self.resolver.resolve(&parts).await {
-            Ok(Resolved::Identity(identity)) => authorizer_response::http_allow_identity(&identity),
+            Ok(Resolved::Identity(identity)) => {
+                let mut allow = authorizer_response::http_allow_identity(&identity);
+                // The owner's tier places the lists they create (silo tables for a tier).
+                if let (Some(tier), Some(context)) = (
+                    identity.claims().string(crate::model::TIER_CLAIM),
+                    allow.context.as_object_mut(),
+                ) {
+                    context.insert(crate::model::TIER_CLAIM.into(), tier.into());
+                }
+                allow
+            }
             Ok(Resolved::Tenant(_)) => authorizer_response::http_deny(),
             Err(rejection) => {
                 tracing::info!(

@@ -47,6 +47,10 @@ impl ListRole {
     }
 }
 
+/// The claim that carries a user's tier (a Cognito custom attribute only an administrator
+/// sets): it places the lists they create.
+pub(crate) const TIER_CLAIM: &str = "custom:tier";
+
 /// The list itself: `meta` in the list's key space.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ListRecord {

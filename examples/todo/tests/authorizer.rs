@@ -133,3 +133,59 @@ async fn verified_callers_are_allowed_as_themselves_and_lists_are_still_checked(
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["error"]["code"], "not_found");
 }
+
+#[tokio::test]
+async fn the_callers_tier_passes_through_the_authorizer_and_places_their_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = todo::Config::local(dir.path());
+    config.silo = Some(todo::SiloConfig {
+        registry_table: "todo-registry".into(),
+        prefix: "todo-list-".into(),
+    });
+    let url = "http://todo.test";
+    let app = todo::build(&config, url).await.unwrap();
+    let (verifier, dev) = todo::verifier(&config, url).unwrap();
+    let dev = dev.unwrap();
+    let authorizer = todo::authorizer::Authorizer::new(verifier).unwrap();
+
+    let mut lists = Vec::new();
+    for (email, tier) in [
+        ("pam@example.com", Some("premium")),
+        ("bea@example.com", None),
+    ] {
+        let mut token = dev.token(email);
+        if let Some(tier) = tier {
+            token = token.claim("custom:tier", tier);
+        }
+        let token = token.sign().unwrap();
+        let allowed = authorizer
+            .authorize(&authorizer_event(Some(&format!("Bearer {token}"))))
+            .await;
+        assert!(allowed.is_authorized);
+        assert_eq!(
+            allowed.context.get("custom:tier").and_then(Value::as_str),
+            tier
+        );
+        let (status, list) = call(
+            &app.router,
+            &request_event(
+                "POST",
+                "/lists",
+                &allowed.context,
+                Some(&json!({"name": "placed by tier"})),
+            ),
+        )
+        .await;
+        assert_eq!(status, 201, "{list}");
+        lists.push(list["id"].as_str().unwrap().to_owned());
+    }
+    app.shutdown().await;
+
+    let store = todo::open_store(&config).await.unwrap();
+    let registry = store.system("test: placements").registry();
+    let placement = |record: Option<saas_data::TenantRecord>| record.unwrap().placement;
+    let premium = registry.get(&lists[0].parse().unwrap()).await.unwrap();
+    assert_eq!(placement(premium), saas_data::Placement::Silo);
+    let basic = registry.get(&lists[1].parse().unwrap()).await.unwrap();
+    assert_eq!(placement(basic), saas_data::Placement::Pool);
+}

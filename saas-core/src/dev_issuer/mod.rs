@@ -146,7 +146,23 @@ pub enum MintError {
     /// The signature could not be made.
     #[error("dev issuer: signing failed")]
     Signing,
+    /// [`DevTokenBuilder::claim`] named a claim the issuer sets itself.
+    #[error("dev issuer: the {0} claim is the issuer's to set")]
+    ReservedClaim(&'static str),
 }
+
+/// The claims a [`DevIssuer`] sets itself, which [`DevTokenBuilder::claim`] cannot change.
+pub const RESERVED_CLAIMS: &[&str] = &[
+    "iss",
+    "aud",
+    "sub",
+    "email",
+    "email_verified",
+    "token_use",
+    "iat",
+    "exp",
+    "nbf",
+];
 
 /// A development issuer: mints ID tokens for an email and publishes its JWKS, with a key kept in
 /// a data directory. **For local development only**; see the [module docs](self).
@@ -255,6 +271,7 @@ impl DevIssuer {
             email: email.to_owned(),
             issued_at: None,
             lifetime: self.0.lifetime,
+            extra: Map::new(),
         }
     }
 
@@ -334,6 +351,7 @@ pub struct DevTokenBuilder {
     email: String,
     issued_at: Option<SystemTime>,
     lifetime: Duration,
+    extra: Map<String, Value>,
 }
 
 impl fmt::Debug for DevTokenBuilder {
@@ -361,8 +379,36 @@ impl DevTokenBuilder {
         self
     }
 
+    /// Adds a claim of your own, such as an administrator-set attribute (`custom:tier`) or
+    /// groups (`cognito:groups`), as a real issuer would put it. The claims the issuer sets
+    /// ([`RESERVED_CLAIMS`]) cannot be changed: [`sign`](Self::sign) refuses them.
+    ///
+    /// ```
+    /// use saas_core::dev_issuer::{DevIssuer, MintError};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = std::env::temp_dir().join(format!("saas-core-dev-claim-doc-{}", std::process::id()));
+    /// let issuer = DevIssuer::open(&dir, "http://127.0.0.1:3000")?;
+    /// let premium = issuer.token("pam@example.com").claim("custom:tier", "premium").sign()?;
+    /// assert_eq!(premium.split('.').count(), 3);
+    /// let forged = issuer.token("pam@example.com").claim("email", "root@example.com").sign();
+    /// assert!(matches!(forged, Err(MintError::ReservedClaim(name)) if name == "email"));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.extra.insert(name.into(), value.into());
+        self
+    }
+
     /// Checks the email and signs the token (compact JWS).
     pub fn sign(self) -> Result<String, MintError> {
+        if let Some(reserved) = RESERVED_CLAIMS
+            .iter()
+            .find(|name| self.extra.contains_key(**name))
+        {
+            return Err(MintError::ReservedClaim(reserved));
+        }
         let email = normalize_email(&self.email)?;
         let inner = &*self.issuer.0;
         let iat = unix_seconds(self.issued_at.unwrap_or_else(SystemTime::now));
@@ -374,7 +420,7 @@ impl DevTokenBuilder {
         header.insert("typ".into(), "JWT".into());
         header.insert("kid".into(), inner.kid.clone().into());
 
-        let mut claims = Map::new();
+        let mut claims = self.extra;
         claims.insert("iss".into(), inner.iss.clone().into());
         claims.insert("aud".into(), inner.audience.clone().into());
         claims.insert("sub".into(), subject_of(&email).into());

@@ -359,3 +359,34 @@ fn a_key_published_first_by_another_process_is_kept() {
     assert!(!publish(&tmp, &dir.key_file()).unwrap());
     assert_eq!(DevIssuer::open(&dir.0, ISS).unwrap().kid(), first.kid());
 }
+
+#[tokio::test]
+async fn extra_claims_are_signed_and_the_issuers_own_cannot_be_replaced() {
+    let dir = TempDir::new();
+    let issuer = DevIssuer::open(&dir.0, ISS).unwrap();
+    let verifier = JwtVerifier::builder()
+        .issuer(issuer.issuer_config())
+        .build()
+        .unwrap();
+    let token = issuer
+        .token("pam@example.com")
+        .claim("custom:tier", "premium")
+        .claim("cognito:groups", serde_json::json!(["admins"]))
+        .sign()
+        .unwrap();
+    let claims = verifier.verify(&token).await.unwrap();
+    assert_eq!(claims.string("custom:tier"), Some("premium"));
+    assert_eq!(claims.list("cognito:groups"), ["admins"]);
+    assert_eq!(claims.string("email"), Some("pam@example.com"));
+
+    for reserved in RESERVED_CLAIMS {
+        let refused = issuer
+            .token("pam@example.com")
+            .claim(*reserved, "forged")
+            .sign();
+        assert!(
+            matches!(refused, Err(MintError::ReservedClaim(name)) if name == *reserved),
+            "{reserved}: {refused:?}"
+        );
+    }
+}

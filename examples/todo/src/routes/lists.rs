@@ -103,14 +103,11 @@ pub(crate) async fn create(
 /// administrator, never by the user), basic without one. A tier the service does not know is
 /// refused rather than read as basic.
 fn owner_tier(identity: &Identity) -> Result<Tier, ApiError> {
-    match identity.claims().string(TIER_CLAIM) {
+    match identity.claims().string(crate::model::TIER_CLAIM) {
         None => Ok(Tier::Basic),
         Some(tier) => tier.parse().map_err(|_| ApiError::Forbidden),
     }
 }
-
-/// The claim that carries a user's tier (a Cognito custom attribute).
-pub(crate) const TIER_CLAIM: &str = "custom:tier";
 
 /// The list, its owner and the owner's index entry: all or nothing.
 async fn create_records(
