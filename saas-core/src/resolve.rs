@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use http::request::Parts;
 
-use crate::claims::ClaimMapping;
+use crate::claims::{ClaimError, ClaimMapping};
 use crate::context::{Identity, TenantContext, TenantId};
 use crate::extract::TenantRejection;
 #[cfg(feature = "jwt")]
@@ -60,7 +60,7 @@ impl Resolved {
 pub struct TenantResolver(Arc<ResolverInner>);
 
 struct ResolverInner {
-    mapping: ClaimMapping,
+    mapping: Arc<ClaimMapping>,
     #[cfg(feature = "jwt")]
     verifier: Option<JwtVerifier>,
     api_gateway: bool,
@@ -98,17 +98,20 @@ impl TenantResolver {
     pub async fn resolve(&self, parts: &Parts) -> Result<Resolved, TenantRejection> {
         let inner = &*self.0;
         let resolved = match self.identity(parts).await? {
-            Some((identity, mapping)) => match &inner.selection {
+            Some(caller) => match &inner.selection {
                 Some((select, lookup)) => match select(parts) {
                     Some(raw) => {
                         // An id that cannot exist names no tenant the caller is in.
                         let tenant =
                             TenantId::new(&raw).map_err(|_| TenantRejection::NotAMember)?;
-                        Resolved::Tenant(identity.authorize(tenant, &**lookup).await?)
+                        Resolved::Tenant(caller.identity.authorize(tenant, &**lookup).await?)
                     }
-                    None => Resolved::Identity(identity),
+                    None => Resolved::Identity(caller.identity),
                 },
-                None => Resolved::Tenant(mapping.context(identity)?),
+                None => Resolved::Tenant(match caller.context {
+                    Some(context) => context?,
+                    None => caller.mapping.context(caller.identity)?,
+                }),
             },
             None => self.lambda_tenant_only(parts)?,
         };
@@ -130,20 +133,28 @@ impl TenantResolver {
             .verifier
             .as_ref()
             .ok_or(TenantRejection::MissingCredentials)?;
-        let claims = verifier.verify(token).await?;
-        let scopes = crate::jwt::scopes(&claims);
-        let identity =
-            self.0
-                .mapping
-                .identity(claims, scopes, crate::context::ContextSource::Jwt)?;
-        Ok(self.0.mapping.context(identity)?)
+        let accepted = verifier.verify_cached(token).await?;
+        Ok(self.derived(&accepted).context.clone()?)
+    }
+
+    /// What this resolver's mapping makes of a verified token: kept in the verifier's cache
+    /// entry, so that a repeated token is mapped once.
+    #[cfg(feature = "jwt")]
+    fn derived<'a>(&self, accepted: &'a crate::jwt::Accepted) -> std::borrow::Cow<'a, Derived> {
+        let mapping = &self.0.mapping;
+        let derived = accepted
+            .derived
+            .get_or_init(|| Derived::new(mapping, &accepted.claims));
+        if Arc::ptr_eq(&derived.mapping, mapping) || *derived.mapping == **mapping {
+            std::borrow::Cow::Borrowed(derived)
+        } else {
+            // Another resolver with another mapping shares the verifier: map again.
+            std::borrow::Cow::Owned(Derived::new(mapping, &accepted.claims))
+        }
     }
 
     #[allow(clippy::unused_async)]
-    async fn identity(
-        &self,
-        parts: &Parts,
-    ) -> Result<Option<(Identity, &ClaimMapping)>, TenantRejection> {
+    async fn identity(&self, parts: &Parts) -> Result<Option<Caller<'_>>, TenantRejection> {
         let inner = &*self.0;
         #[cfg(all(
             feature = "lambda-http",
@@ -153,19 +164,23 @@ impl TenantResolver {
             && let Some(authorizer) = request_authorizer(parts)
             && let Some(found) = crate::extract::authorizer_identity(authorizer, &inner.mapping)?
         {
-            return Ok(Some((found.identity, found.mapping)));
+            return Ok(Some(Caller {
+                identity: found.identity,
+                mapping: found.mapping,
+                context: None,
+            }));
         }
         #[cfg(feature = "jwt")]
         if let Some(verifier) = &inner.verifier
             && let Some(token) = bearer_token(parts)?
         {
-            let claims = verifier.verify(token).await?;
-            let scopes = crate::jwt::scopes(&claims);
-            let identity =
-                inner
-                    .mapping
-                    .identity(claims, scopes, crate::context::ContextSource::Jwt)?;
-            return Ok(Some((identity, &inner.mapping)));
+            let accepted = verifier.verify_cached(token).await?;
+            let derived = self.derived(&accepted);
+            return Ok(Some(Caller {
+                identity: derived.identity.clone()?,
+                mapping: &inner.mapping,
+                context: Some(derived.context.clone()),
+            }));
         }
         let _ = (inner, parts);
         Ok(None)
@@ -223,6 +238,42 @@ fn bearer_token(parts: &Parts) -> Result<Option<&str>, TenantRejection> {
         return Err(JwtError::Malformed("empty bearer token").into());
     }
     Ok(Some(token))
+}
+
+/// A verified caller, with the tenant context its own claims name when that is already known.
+struct Caller<'a> {
+    identity: Identity,
+    mapping: &'a ClaimMapping,
+    context: Option<Result<TenantContext, ClaimError>>,
+}
+
+/// A verified token's identity and tenant context under one mapping.
+#[cfg(feature = "jwt")]
+#[derive(Clone)]
+pub(crate) struct Derived {
+    mapping: Arc<ClaimMapping>,
+    identity: Result<Identity, ClaimError>,
+    /// The tenant named by the claims (the identity's error when there is no identity).
+    context: Result<TenantContext, ClaimError>,
+}
+
+#[cfg(feature = "jwt")]
+impl Derived {
+    fn new(mapping: &Arc<ClaimMapping>, claims: &crate::Claims) -> Self {
+        let identity = mapping.identity(
+            claims.clone(),
+            crate::jwt::scopes(claims),
+            crate::context::ContextSource::Jwt,
+        );
+        let context = identity
+            .clone()
+            .and_then(|identity| mapping.context(identity));
+        Self {
+            mapping: mapping.clone(),
+            identity,
+            context,
+        }
+    }
 }
 
 /// A selector for [`select_tenant`](TenantResolverBuilder::select_tenant): the `index`-th
@@ -313,7 +364,7 @@ impl TenantResolverBuilder {
             return Err(NoSourceError);
         }
         Ok(TenantResolver(Arc::new(ResolverInner {
-            mapping: self.mapping,
+            mapping: Arc::new(self.mapping),
             #[cfg(feature = "jwt")]
             verifier: self.verifier,
             api_gateway: self.api_gateway,

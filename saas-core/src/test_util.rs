@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self as sig, KeyPair as _};
@@ -136,6 +136,63 @@ impl TestContextBuilder {
             identity,
             ContextSource::Test,
         )
+    }
+}
+
+/// A clock that stands still until a test moves it, for a verifier built with
+/// [`JwtVerifierBuilder::clock`]: its `exp`/`nbf`/`iat` checks and its token-cache lifetimes
+/// read this time. Clones share one time.
+///
+/// ```
+/// use std::time::Duration;
+/// use saas_core::jwt::JwtError;
+/// use saas_core::test_util::{ManualClock, TestIssuer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let issuer = TestIssuer::start().await?;
+/// let token = issuer.token().tenant("tenant-a").expires_in(60).sign();
+/// let clock = ManualClock::new(); // after signing: not before the token's `iat`
+/// let verifier = issuer.verifier_builder().clock(clock.clone()).build()?;
+/// verifier.verify(&token).await?;
+/// clock.advance(Duration::from_secs(61));
+/// assert_eq!(verifier.verify(&token).await.unwrap_err(), JwtError::Expired);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ManualClock(Arc<Mutex<SystemTime>>);
+
+impl ManualClock {
+    /// A clock at the system's time now.
+    pub fn new() -> Self {
+        Self::at(SystemTime::now())
+    }
+
+    /// A clock at `time`.
+    pub fn at(time: SystemTime) -> Self {
+        Self(Arc::new(Mutex::new(time)))
+    }
+
+    /// The clock's time.
+    pub fn now(&self) -> SystemTime {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        let mut time = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        *time += by;
+    }
+
+    /// Sets the clock (backwards too).
+    pub fn set(&self, time: SystemTime) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = time;
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

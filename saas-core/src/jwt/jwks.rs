@@ -14,10 +14,17 @@ use super::error::JwtError;
 use super::issuer::SUPPORTED_ALGORITHMS;
 
 /// A public key ready to check signatures, with what it may check.
+///
+/// A key keeps its identity (the same `Arc`) across JWKS refreshes for as long as the JWKS
+/// publishes it unchanged under the same `kid`; the token cache relies on that to tell whether
+/// the key that verified a cached token is still trusted.
 pub(crate) struct VerifyKey {
     pub(crate) decoding: DecodingKey,
     kind: KeyKind,
     alg: Option<Algorithm>,
+    kid: String,
+    /// SHA-256 of the JWK as published, to recognise the same key in a later fetch.
+    material: [u8; 32],
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -64,11 +71,35 @@ impl KeySet {
         let keys = doc
             .keys
             .into_iter()
-            .filter_map(|value| serde_json::from_value::<Jwk>(value).ok())
-            .filter_map(|jwk| Some((jwk.common.key_id.clone()?, usable_key(&jwk)?)))
-            .map(|(kid, key)| (kid, Arc::new(key)))
+            .filter_map(|value| {
+                let material = digest(value.to_string().as_bytes());
+                let jwk = serde_json::from_value::<Jwk>(value).ok()?;
+                let kid = jwk.common.key_id.clone()?;
+                let key = usable_key(&jwk, kid.clone(), material)?;
+                Some((kid, Arc::new(key)))
+            })
             .collect();
         Ok(Self { keys })
+    }
+
+    /// Keeps the `Arc` of every key of `previous` that this set publishes unchanged under the
+    /// same `kid`, so that what was verified with it stays recognisably verified.
+    fn carry_over(&mut self, previous: &KeySet) {
+        for (kid, key) in &mut self.keys {
+            if let Some(old) = previous.keys.get(kid)
+                && old.material == key.material
+            {
+                *key = old.clone();
+            }
+        }
+    }
+
+    /// Whether `key` is this set's key for its `kid` (the very same key, not merely one with
+    /// the same `kid`).
+    fn holds(&self, key: &Arc<VerifyKey>) -> bool {
+        self.keys
+            .get(&key.kid)
+            .is_some_and(|current| Arc::ptr_eq(current, key))
     }
 
     fn get(&self, kid: &str) -> Option<Arc<VerifyKey>> {
@@ -80,7 +111,13 @@ impl KeySet {
     }
 }
 
-fn usable_key(jwk: &Jwk) -> Option<VerifyKey> {
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0; 32];
+    out.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref());
+    out
+}
+
+fn usable_key(jwk: &Jwk, kid: String, material: [u8; 32]) -> Option<VerifyKey> {
     if matches!(&jwk.common.public_key_use, Some(u) if *u != PublicKeyUse::Signature) {
         return None;
     }
@@ -106,6 +143,8 @@ fn usable_key(jwk: &Jwk) -> Option<VerifyKey> {
         decoding,
         kind,
         alg,
+        kid,
+        material,
     };
     // A JWK whose pinned alg does not fit its key type can verify nothing.
     (alg.is_none() || alg.is_some_and(|a| key.accepts(a))).then_some(key)
@@ -183,6 +222,20 @@ impl JwksCache {
             .clone()
     }
 
+    /// Whether `key` is still the issuer's key for its `kid`: false once a refresh dropped the
+    /// `kid` or published other key material under it.
+    pub(crate) fn is_current(&self, key: &Arc<VerifyKey>) -> bool {
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .holds(key)
+    }
+
+    /// Counts successful fetches (1 for a fixed JWKS): it changes whenever the key set may have.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     /// The key for `kid`: from the cache, or after one (merged, rate-limited) refresh.
     pub(crate) async fn key(&self, kid: &str) -> Result<Arc<VerifyKey>, JwtError> {
         let seen = self.generation.load(Ordering::Acquire);
@@ -254,8 +307,11 @@ impl JwksCache {
         }
     }
 
-    fn store(&self, keys: KeySet) {
-        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
+    fn store(&self, mut keys: KeySet) {
+        let mut current = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        keys.carry_over(&current);
+        *current = Arc::new(keys);
+        drop(current);
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 }
@@ -334,6 +390,28 @@ mod tests {
         assert!(key.accepts(Algorithm::RS512));
         assert!(!key.accepts(Algorithm::ES384));
         assert!(!key.accepts(Algorithm::PS256));
+    }
+
+    #[test]
+    fn a_refresh_keeps_unchanged_keys_and_replaces_changed_ones() {
+        let old = parse(&[RSA_JWK]);
+        let mut same = parse(&[RSA_JWK]);
+        let first = old.get("r1").unwrap();
+        assert!(!Arc::ptr_eq(&first, &same.get("r1").unwrap()));
+        same.carry_over(&old);
+        assert!(same.holds(&first), "the same JWK keeps its identity");
+
+        // Other key material under the same kid (the modulus's last character changed).
+        let changed = RSA_JWK.replace("3vRw\"", "3vRQ\"");
+        assert_ne!(changed, RSA_JWK);
+        let mut other = parse(&[&changed]);
+        other.carry_over(&old);
+        assert!(other.get("r1").is_some());
+        assert!(
+            !other.holds(&first),
+            "a new key under an old kid is a new key"
+        );
+        assert!(!parse(&[]).holds(&first));
     }
 
     #[test]
