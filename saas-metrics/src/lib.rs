@@ -49,6 +49,7 @@ mod group;
 pub mod layer;
 mod manager;
 mod name;
+mod pending;
 mod sink;
 mod unit;
 #[cfg(feature = "usage")]

@@ -13,7 +13,10 @@ use crate::consumption;
 use crate::error::{Error, Result};
 use crate::group::{MetricData, MetricGroup};
 use crate::name::{self, MAX_DIMENSIONS};
+use crate::pending::{self, Aggregation, GroupKind, GroupRef, List, Names, Pending, State, Values};
 use crate::sink::Sink;
+use crate::sink::emf::{self, EmfWriter, MetricRef, NameText, PropertyRef, Source};
+use crate::sink::json::{self, Text};
 use crate::unit::{Resolution, Unit};
 use crate::{SERVICE, TENANT_ID, TIER};
 
@@ -112,18 +115,10 @@ impl Metrics {
     /// The metrics of one invocation of `ctx`'s tenant. Make one per invocation (the
     /// [`crate::layer`] does); flush it when the invocation ends.
     pub fn for_tenant(&self, ctx: &TenantContext) -> TenantMetrics {
-        let mut properties = Map::new();
-        properties.insert(TENANT_ID.into(), ctx.tenant_id().as_str().into());
-        properties.insert(TIER.into(), ctx.tier().as_str().into());
         TenantMetrics {
             config: self.clone(),
-            tenant: ctx.tenant_id().as_str().into(),
-            tier: ctx.tier().as_str().into(),
-            state: Arc::new(Mutex::new(State {
-                properties_bytes: properties.iter().map(|(k, v)| property_bytes(k, v)).sum(),
-                properties: Arc::new(properties),
-                ..State::default()
-            })),
+            ctx: ctx.clone(),
+            state: Arc::new(Mutex::new(State::default())),
         }
     }
 
@@ -214,39 +209,6 @@ impl MetricsBuilder {
     }
 }
 
-/// How repeated values of one metric are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Aggregation {
-    /// One value, the sum (counters).
-    Sum,
-    /// Every value (gauges, timings): CloudWatch computes the statistics.
-    Each,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum GroupKind {
-    Application,
-    Consumption,
-}
-
-#[derive(Debug)]
-struct PendingGroup {
-    kind: GroupKind,
-    extra: Vec<(String, String)>,
-    timestamp: Option<SystemTime>,
-    metrics: Vec<(MetricData, Aggregation)>,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    groups: Vec<PendingGroup>,
-    dimensions: Vec<(String, String)>,
-    properties: Arc<Map<String, Value>>,
-    /// The bytes the properties take in an EMF document (see [`MAX_PROPERTIES_BYTES`]).
-    properties_bytes: usize,
-    values: usize,
-}
-
 /// The most bytes the properties (the crate's and the handler's) may take in one EMF document.
 /// With 30 dimensions of the longest names and values (about 93 KB once escaped) they still leave
 /// every document's fixed part under half of [`crate::MAX_DOCUMENT_BYTES`], which is what the EMF
@@ -255,13 +217,14 @@ struct State {
 const MAX_PROPERTIES_BYTES: usize = 32 * 1000;
 
 /// What member `key` with `value` takes in an EMF document: `,"key":value`.
-fn property_bytes(key: &str, value: &Value) -> usize {
-    let mut out = Vec::new();
-    // Writing into a Vec cannot fail; a value that cannot be written counts as nothing here and
-    // fails the document instead.
-    let _ = serde_json::to_writer(&mut out, key);
-    let _ = serde_json::to_writer(&mut out, value);
-    out.len() + 2
+fn property_bytes(key: &str, value: PropertyRef<'_>) -> usize {
+    let mut len = json::Len(2);
+    json::string(&mut len, key);
+    match value {
+        PropertyRef::Text(text) => json::text(&mut len, text),
+        PropertyRef::Json(v) => json::value(&mut len, v),
+    }
+    len.0
 }
 
 /// One invocation's metrics, for one tenant: cheap to clone, safe to share between the tasks of
@@ -271,15 +234,14 @@ fn property_bytes(key: &str, value: &Value) -> usize {
 #[derive(Clone)]
 pub struct TenantMetrics {
     config: Metrics,
-    tenant: Arc<str>,
-    tier: Arc<str>,
+    ctx: TenantContext,
     state: Arc<Mutex<State>>,
 }
 
 impl fmt::Debug for TenantMetrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TenantMetrics")
-            .field("tenant", &self.tenant)
+            .field("tenant", &self.tenant_id())
             .field("namespace", &self.config.0.namespace)
             .finish_non_exhaustive()
     }
@@ -378,36 +340,67 @@ impl MetricBuilder<'_> {
         if let Some(at) = self.timestamp {
             name::timestamp(at, SystemTime::now())?;
         }
-        let data = MetricData {
-            name: self.name.to_owned(),
+        let recorded = Recorded {
+            name: self.name,
             unit: self.unit.unwrap_or(default_unit),
             resolution: self.resolution,
-            values: vec![value],
-        };
-        self.metrics.push(
-            GroupKind::Application,
-            self.dimensions,
-            self.timestamp,
-            data,
+            value,
             aggregation,
-        )
+        };
+        if self.dimensions.is_empty() && self.timestamp.is_none() {
+            self.metrics.push_plain(GroupKind::Application, recorded)
+        } else {
+            self.metrics.push(
+                GroupKind::Application,
+                self.dimensions,
+                self.timestamp,
+                recorded,
+            )
+        }
     }
+}
+
+/// One value recorded, before it is checked.
+struct Recorded<'a> {
+    name: &'a str,
+    unit: Unit,
+    resolution: Resolution,
+    value: f64,
+    aggregation: Aggregation,
 }
 
 impl TenantMetrics {
     /// The tenant these metrics are recorded for.
     pub fn tenant_id(&self) -> &str {
-        &self.tenant
+        self.ctx.tenant_id().as_str()
     }
 
     /// Adds `value` to counter `name` (unit `Count`).
     pub fn count(&self, name: &str, value: f64) -> Result<()> {
-        self.metric(name).count(value)
+        self.application(name, Unit::Count, value, Aggregation::Sum)
     }
 
     /// Records gauge `name` at `value` in `unit`.
     pub fn gauge(&self, name: &str, value: f64, unit: Unit) -> Result<()> {
-        self.metric(name).unit(unit).gauge(value)
+        self.application(name, unit, value, Aggregation::Each)
+    }
+
+    /// What `metric(name)` with only a unit records (the shortcuts above).
+    fn application(
+        &self,
+        name: &str,
+        unit: Unit,
+        value: f64,
+        aggregation: Aggregation,
+    ) -> Result<()> {
+        let recorded = Recorded {
+            name,
+            unit,
+            resolution: Resolution::Standard,
+            value,
+            aggregation,
+        };
+        self.push_plain(GroupKind::Application, recorded)
     }
 
     /// Records timing `name` (unit `Milliseconds`).
@@ -439,10 +432,10 @@ impl TenantMetrics {
             return Err(conflict(name, "set by the crate", "a dimension"));
         }
         let mut state = self.lock();
-        if state.properties.contains_key(name) {
+        if state.has_property(name) {
             return Err(conflict(name, "a property", "a dimension"));
         }
-        if let Some(clash) = state.metric_named(name) {
+        if let Some(clash) = state.has_metric(name).then_some("a metric") {
             return Err(conflict(name, clash, "a dimension"));
         }
         let mut dimensions = state.dimensions.clone();
@@ -480,7 +473,7 @@ impl TenantMetrics {
             return Err(conflict(key, "set by the crate", "a property"));
         }
         let value = serde_json::to_value(value).map_err(|e| Error::Sink(Box::new(e)))?;
-        let size = property_bytes(key, &value);
+        let size = property_bytes(key, PropertyRef::Json(&value));
         let mut state = self.lock();
         if state.dimensions.iter().any(|(n, _)| n == key)
             || state
@@ -490,23 +483,34 @@ impl TenantMetrics {
         {
             return Err(conflict(key, "a dimension", "a property"));
         }
-        if let Some(clash) = state.metric_named(key) {
+        if let Some(clash) = state.has_metric(key).then_some("a metric") {
             return Err(conflict(key, clash, "a property"));
         }
-        let replaced = state
-            .properties
-            .get(key)
-            .map_or(0, |old| property_bytes(key, old));
-        let total = state.properties_bytes - replaced + size;
-        if total > MAX_PROPERTIES_BYTES {
+        let slot = state.property(key);
+        let replaced = match slot {
+            Ok(i) => state
+                .properties
+                .get(i)
+                .map_or(0, |(_, old)| property_bytes(key, PropertyRef::Json(old))),
+            Err(_) => 0,
+        };
+        let handlers = state.properties_bytes - replaced + size;
+        if self.builtin_properties_bytes() + handlers > MAX_PROPERTIES_BYTES {
             return Err(Error::PropertyTooLarge {
                 key: key.chars().take(64).collect(),
                 size,
                 max: MAX_PROPERTIES_BYTES,
             });
         }
-        Arc::make_mut(&mut state.properties).insert(key.to_owned(), value);
-        state.properties_bytes = total;
+        match slot {
+            Ok(i) => {
+                if let Some(entry) = state.properties.get_mut(i) {
+                    entry.1 = value;
+                }
+            }
+            Err(i) => state.properties.insert(i, (key.to_owned(), value)),
+        }
+        state.properties_bytes = handlers;
         Ok(())
     }
 
@@ -560,67 +564,133 @@ impl TenantMetrics {
     }
 
     fn consume(&self, name: &str, value: f64, unit: Unit, aggregation: Aggregation) -> Result<()> {
-        let data = MetricData {
-            name: name.to_owned(),
+        let recorded = Recorded {
+            name,
             unit,
             resolution: Resolution::Standard,
-            values: vec![value],
+            value,
+            aggregation,
         };
-        self.push(GroupKind::Consumption, Vec::new(), None, data, aggregation)
+        self.push_plain(GroupKind::Consumption, recorded)
     }
 
     /// Publishes everything recorded so far to the sink and starts afresh. Called by the
     /// [`crate::layer`] when the invocation ends, handler error or not.
     pub async fn flush(&self) -> Result<()> {
-        let groups = self.take(SystemTime::now());
-        if groups.is_empty() {
-            return match self.config.0.on_empty {
+        let now = SystemTime::now();
+        let sink = &self.config.0.sink;
+        let published = match sink.as_emf() {
+            Some(emf) => self.write_emf(emf, now),
+            None => {
+                let groups = self.take(now);
+                if groups.is_empty() {
+                    None
+                } else {
+                    Some(sink.publish(groups).await)
+                }
+            }
+        };
+        match published {
+            Some(result) => result,
+            None => match self.config.0.on_empty {
                 OnEmpty::Skip => Ok(()),
                 OnEmpty::Warn => {
-                    tracing::warn!(tenant.id = %self.tenant, "no metrics to flush");
+                    tracing::warn!(tenant.id = %self.tenant_id(), "no metrics to flush");
                     Ok(())
                 }
                 OnEmpty::Error => Err(Error::Empty),
-            };
+            },
         }
-        self.config.0.sink.publish(groups).await
+    }
+
+    /// Writes what was recorded to the EMF sink straight from the state, stamped `now` where no
+    /// timestamp was given, and forgets it (written or not, as for any sink). `None` when
+    /// nothing was recorded.
+    fn write_emf(&self, emf: &EmfWriter, now: SystemTime) -> Option<Result<()>> {
+        let mut state = self.lock();
+        if state.is_empty() {
+            return None;
+        }
+        let result = emf.write_with(|buffer, ends| {
+            state.try_each_group(|group| {
+                let document = PendingDocument {
+                    metrics: self,
+                    state: &state,
+                    group,
+                    timestamp: group.timestamp.unwrap_or(now),
+                };
+                emf::write_documents(buffer, ends, &document, true)
+            })
+        });
+        state.clear_metrics();
+        Some(result)
     }
 
     /// Takes what was recorded as groups stamped `now` where no timestamp was given.
     pub(crate) fn take(&self, now: SystemTime) -> Vec<MetricGroup> {
         let mut state = self.lock();
-        let pending = std::mem::take(&mut state.groups);
-        state.values = 0;
-        let properties = state.properties.clone();
-        let invocation_dims = state.dimensions.clone();
-        drop(state);
-        pending
-            .into_iter()
-            .filter(|g| !g.metrics.is_empty())
-            .map(|g| {
-                let mut dimensions = self.base_dimensions(g.kind);
-                if g.kind == GroupKind::Application {
-                    merge(&mut dimensions, invocation_dims.iter().cloned());
-                    merge(&mut dimensions, g.extra);
-                }
-                MetricGroup {
-                    namespace: self.config.0.namespace.clone(),
-                    timestamp: g.timestamp.unwrap_or(now),
-                    dimensions,
-                    metrics: g.metrics.into_iter().map(|(m, _)| m).collect(),
-                    properties: properties.clone(),
-                }
-            })
-            .collect()
+        if state.is_empty() {
+            state.clear_metrics();
+            return Vec::new();
+        }
+        let properties = Arc::new(self.property_map(&state));
+        let mut groups = Vec::new();
+        state.each_group(|g| {
+            let mut dimensions = Vec::new();
+            self.each_dimension(g.kind, &state.dimensions, g.extra, |n, v| {
+                dimensions.push((n.as_str().to_owned(), v.as_str().to_owned()));
+            });
+            groups.push(MetricGroup {
+                namespace: self.config.0.namespace.clone(),
+                timestamp: g.timestamp.unwrap_or(now),
+                dimensions,
+                metrics: g
+                    .metrics
+                    .iter()
+                    .map(|m| MetricData {
+                        name: state.names.text(&m.name).to_owned(),
+                        unit: m.unit,
+                        resolution: m.resolution,
+                        values: m.values.as_slice().to_vec(),
+                    })
+                    .collect(),
+                properties: properties.clone(),
+            });
+        });
+        state.clear_metrics();
+        groups
+    }
+
+    /// Every property, the crate's and the handler's, as a flushed group shows them.
+    fn property_map(&self, state: &State) -> Map<String, Value> {
+        let mut map = Map::new();
+        map.insert(TENANT_ID.into(), self.tenant_id().into());
+        map.insert(TIER.into(), self.ctx.tier().as_str().into());
+        for (key, value) in &state.properties {
+            map.insert(key.clone(), value.clone());
+        }
+        map
+    }
+
+    /// What the crate's properties take in an EMF document.
+    fn builtin_properties_bytes(&self) -> usize {
+        let tenant = PropertyRef::Text(Text::Any(self.tenant_id()));
+        let tier = PropertyRef::Text(Text::Any(self.ctx.tier().as_str()));
+        property_bytes(TENANT_ID, tenant) + property_bytes(TIER, tier)
+    }
+
+    /// Whether the tier and the tenant id are dimensions of the metrics of `kind`.
+    fn builtin_dimensions(&self, kind: GroupKind) -> (bool, bool) {
+        let c = &self.config.0;
+        match kind {
+            GroupKind::Application => (c.tier_dimension, c.tenant_dimension),
+            GroupKind::Consumption => (false, c.consumption_dimension),
+        }
     }
 
     fn base_dimension_count(&self, kind: GroupKind) -> usize {
-        let c = &self.config.0;
-        let (tier, tenant) = match kind {
-            GroupKind::Application => (c.tier_dimension, c.tenant_dimension),
-            GroupKind::Consumption => (false, c.consumption_dimension),
-        };
-        usize::from(c.service.is_some()) + usize::from(tier) + usize::from(tenant)
+        let (tier, tenant) = self.builtin_dimensions(kind);
+        usize::from(self.config.0.service.is_some()) + usize::from(tier) + usize::from(tenant)
     }
 
     /// How many dimensions a metric of `kind` with dimensions `extra` has, given the
@@ -642,51 +712,114 @@ impl TenantMetrics {
         base + invocation.len() + own
     }
 
-    fn base_dimensions(&self, kind: GroupKind) -> Vec<(String, String)> {
-        let c = &self.config.0;
-        let mut dims = Vec::with_capacity(3);
-        if let Some(service) = &c.service {
-            dims.push((SERVICE.to_owned(), service.clone()));
+    /// Calls `each` with the dimension set of a group of `kind` with its own dimensions `extra`,
+    /// in order: the crate's (`service`, `tier`, `tenant_id`, as configured), then the
+    /// invocation's (the group's own value where it has one of the same name), then the group's
+    /// other own ones. Consumption metrics have only the crate's.
+    #[inline]
+    fn each_dimension<'a>(
+        &'a self,
+        kind: GroupKind,
+        invocation: &'a [(String, String)],
+        extra: &'a [(String, String)],
+        mut each: impl FnMut(Text<'a>, Text<'a>),
+    ) {
+        let (tier, tenant) = self.builtin_dimensions(kind);
+        if let Some(service) = &self.config.0.service {
+            each(Text::Plain(SERVICE), Text::Any(service));
         }
-        let (tier, tenant) = match kind {
-            GroupKind::Application => (c.tier_dimension, c.tenant_dimension),
-            GroupKind::Consumption => (false, c.consumption_dimension),
-        };
         if tier {
-            dims.push((TIER.to_owned(), self.tier.to_string()));
+            each(Text::Plain(TIER), Text::Any(self.ctx.tier().as_str()));
         }
         if tenant {
-            dims.push((TENANT_ID.to_owned(), self.tenant.to_string()));
+            each(Text::Plain(TENANT_ID), Text::Any(self.tenant_id()));
         }
-        dims
+        if kind == GroupKind::Consumption {
+            return;
+        }
+        for (name, value) in invocation {
+            let value = extra
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(value, |(_, own)| own);
+            each(Text::Any(name), Text::Any(value));
+        }
+        for (name, value) in extra {
+            if !invocation.iter().any(|(n, _)| n == name) {
+                each(Text::Any(name), Text::Any(value));
+            }
+        }
     }
 
+    /// Records a metric of `kind` without dimensions or a timestamp of its own: the common
+    /// case, kept short.
+    fn push_plain(&self, kind: GroupKind, recorded: Recorded<'_>) -> Result<()> {
+        let Recorded {
+            name,
+            unit,
+            resolution,
+            value,
+            aggregation,
+        } = recorded;
+        let plain = name::metric_is_plain(name)?;
+        name::value(name, value)?;
+        if is_builtin(name) {
+            return Err(conflict(name, "set by the crate", "a metric"));
+        }
+        let prefix = pending::prefix(name.as_bytes());
+        let max = self.config.0.max_values;
+        let mut state = self.lock();
+        if state.has_property(name) {
+            return Err(conflict(name, "a property", "a metric"));
+        }
+        if state.dimensions.iter().any(|(n, _)| n == name) {
+            return Err(conflict(name, "a dimension", "a metric"));
+        }
+        // The invocation's dimensions alone are within the bound: checked when set.
+        let (list, names, values) = state.plain_list(kind);
+        let metric = Metric {
+            name,
+            prefix,
+            plain,
+            unit,
+            resolution,
+            value,
+            aggregation,
+        };
+        record(list, names, values, max, metric)
+    }
+
+    /// Records a metric with dimensions or a timestamp of its own.
     fn push(
         &self,
         kind: GroupKind,
         extra: Vec<(String, String)>,
         timestamp: Option<SystemTime>,
-        data: MetricData,
-        aggregation: Aggregation,
+        recorded: Recorded<'_>,
     ) -> Result<()> {
-        name::metric(&data.name)?;
-        let value = data.values.first().copied().unwrap_or_default();
-        name::value(&data.name, value)?;
-        if is_builtin(&data.name) {
-            return Err(conflict(&data.name, "set by the crate", "a metric"));
+        let Recorded {
+            name,
+            unit,
+            resolution,
+            value,
+            aggregation,
+        } = recorded;
+        let plain = name::metric_is_plain(name)?;
+        name::value(name, value)?;
+        if is_builtin(name) {
+            return Err(conflict(name, "set by the crate", "a metric"));
         }
+        let prefix = pending::prefix(name.as_bytes());
         let mut state = self.lock();
-        if state.properties.contains_key(&data.name) {
-            return Err(conflict(&data.name, "a property", "a metric"));
+        if state.has_property(name) {
+            return Err(conflict(name, "a property", "a metric"));
         }
-        if state.dimensions.iter().any(|(n, _)| *n == data.name)
-            || extra.iter().any(|(n, _)| *n == data.name)
-        {
-            return Err(conflict(&data.name, "a dimension", "a metric"));
+        if state.dimensions.iter().any(|(n, _)| n == name) || extra.iter().any(|(n, _)| n == name) {
+            return Err(conflict(name, "a dimension", "a metric"));
         }
         if let Some((n, _)) = extra
             .iter()
-            .find(|(n, _)| is_builtin(n) || state.properties.contains_key(n.as_str()))
+            .find(|(n, _)| is_builtin(n) || state.has_property(n))
         {
             let first = if is_builtin(n) {
                 "set by the crate"
@@ -695,6 +828,7 @@ impl TenantMetrics {
             };
             return Err(conflict(n, first, "a dimension"));
         }
+        let max = self.config.0.max_values;
         let count = self.dimension_count(kind, &state.dimensions, &extra);
         if count > MAX_DIMENSIONS {
             return Err(Error::TooManyDimensions {
@@ -702,62 +836,17 @@ impl TenantMetrics {
                 max: MAX_DIMENSIONS,
             });
         }
-        let max = self.config.0.max_values;
-        let State { groups, values, .. } = &mut *state;
-        let index = groups
-            .iter()
-            .position(|g| g.kind == kind && g.extra == extra && g.timestamp == timestamp);
-        let existing = index.and_then(|i| {
-            groups[i]
-                .metrics
-                .iter_mut()
-                .find(|(m, _)| m.name == data.name)
-        });
-        // Every check comes before the first write: an error leaves nothing recorded.
-        match existing {
-            Some((existing, agg)) => {
-                if existing.unit != data.unit
-                    || existing.resolution != data.resolution
-                    || *agg != aggregation
-                {
-                    return Err(Error::Conflict {
-                        metric: data.name,
-                        first: describe(existing.unit, existing.resolution, *agg),
-                        second: describe(data.unit, data.resolution, aggregation),
-                    });
-                }
-                match aggregation {
-                    Aggregation::Sum => {
-                        let sum = existing.values.first().copied().unwrap_or_default() + value;
-                        name::value(&existing.name, sum)?;
-                        existing.values = vec![sum];
-                    }
-                    Aggregation::Each => {
-                        if *values >= max {
-                            return Err(Error::TooManyValues(max));
-                        }
-                        existing.values.push(value);
-                        *values += 1;
-                    }
-                }
-            }
-            None => {
-                if *values >= max {
-                    return Err(Error::TooManyValues(max));
-                }
-                *values += 1;
-                match index {
-                    Some(i) => groups[i].metrics.push((data, aggregation)),
-                    None => groups.push(PendingGroup {
-                        kind,
-                        extra,
-                        timestamp,
-                        metrics: vec![(data, aggregation)],
-                    }),
-                }
-            }
-        }
-        Ok(())
+        let (list, names, values) = state.group_list(kind, extra, timestamp);
+        let metric = Metric {
+            name,
+            prefix,
+            plain,
+            unit,
+            resolution,
+            value,
+            aggregation,
+        };
+        record(list, names, values, max, metric)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -767,12 +856,155 @@ impl TenantMetrics {
     }
 }
 
-impl State {
-    fn metric_named(&self, name: &str) -> Option<&'static str> {
-        self.groups
-            .iter()
-            .any(|g| g.metrics.iter().any(|(m, _)| m.name == name))
-            .then_some("a metric")
+/// One value of a metric, checked, to record.
+struct Metric<'a> {
+    name: &'a str,
+    prefix: u64,
+    plain: bool,
+    unit: Unit,
+    resolution: Resolution,
+    value: f64,
+    aggregation: Aggregation,
+}
+
+/// Records `metric` in `list`: summed into or added to the metric of that name, or as a new one,
+/// within `max` values held. Every check comes before the first write: an error leaves nothing
+/// recorded. An empty list must have been started ([`State::plain_list`]).
+#[inline(always)]
+fn record(
+    list: &mut List,
+    names: &mut Names,
+    values: &mut usize,
+    max: usize,
+    metric: Metric<'_>,
+) -> Result<()> {
+    let Metric {
+        name,
+        prefix,
+        plain,
+        unit,
+        resolution,
+        value,
+        aggregation,
+    } = metric;
+    let existing = list
+        .metrics
+        .iter_mut()
+        .find(|m| names.is(&m.name, name.as_bytes(), prefix));
+    match existing {
+        Some(existing) => {
+            if existing.unit != unit
+                || existing.resolution != resolution
+                || existing.aggregation != aggregation
+            {
+                return Err(Error::Conflict {
+                    metric: name.to_owned(),
+                    first: describe(existing.unit, existing.resolution, existing.aggregation),
+                    second: describe(unit, resolution, aggregation),
+                });
+            }
+            match aggregation {
+                Aggregation::Sum => {
+                    let held = existing.values.as_slice().first().copied();
+                    let total = held.unwrap_or_default() + value;
+                    name::value(name, total)?;
+                    existing.values = Values::One(total);
+                }
+                Aggregation::Each => {
+                    if *values >= max {
+                        return Err(Error::TooManyValues(max));
+                    }
+                    existing.values.push(value);
+                    *values += 1;
+                }
+            }
+        }
+        None => {
+            if *values >= max {
+                return Err(Error::TooManyValues(max));
+            }
+            *values += 1;
+            if list.metrics.capacity() == 0 {
+                list.metrics = Vec::with_capacity(METRICS_CAPACITY);
+            }
+            let Some(held) = names.push(name, prefix, plain) else {
+                return Err(Error::TooManyValues(max));
+            };
+            list.metrics.push(Pending {
+                name: held,
+                unit,
+                resolution,
+                aggregation,
+                values: Values::One(value),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The metrics a group has room for when its first is recorded.
+const METRICS_CAPACITY: usize = 16;
+
+/// One pending group as an EMF document source: what the EMF sink writes, straight from the
+/// state.
+struct PendingDocument<'a> {
+    metrics: &'a TenantMetrics,
+    state: &'a State,
+    group: GroupRef<'a>,
+    timestamp: SystemTime,
+}
+
+impl Source for PendingDocument<'_> {
+    fn namespace(&self) -> &str {
+        &self.metrics.config.0.namespace
+    }
+
+    fn timestamp(&self) -> SystemTime {
+        self.timestamp
+    }
+
+    fn dimensions<'a>(&'a self, each: impl FnMut(Text<'a>, Text<'a>)) {
+        let group = self.group;
+        self.metrics
+            .each_dimension(group.kind, &self.state.dimensions, group.extra, each);
+    }
+
+    fn properties<'a>(&'a self, mut each: impl FnMut(Text<'a>, PropertyRef<'a>)) {
+        // In key order, as a flushed group's map has them: the handler's are sorted, and
+        // `tenant_id` < `tier`. A member that is a dimension is not a property too.
+        let (tier_dimension, tenant_dimension) = self.metrics.builtin_dimensions(self.group.kind);
+        let mut handlers = self.state.properties.iter().peekable();
+        let mut handlers_before = |key: &str, each: &mut dyn FnMut(Text<'a>, PropertyRef<'a>)| {
+            while let Some((k, v)) = handlers.next_if(|(k, _)| k.as_str() < key) {
+                each(Text::Any(k), PropertyRef::Json(v));
+            }
+        };
+        handlers_before(TENANT_ID, &mut each);
+        if !tenant_dimension {
+            let tenant = Text::Any(self.metrics.tenant_id());
+            each(Text::Plain(TENANT_ID), PropertyRef::Text(tenant));
+        }
+        handlers_before(TIER, &mut each);
+        if !tier_dimension {
+            let tier = Text::Any(self.metrics.ctx.tier().as_str());
+            each(Text::Plain(TIER), PropertyRef::Text(tier));
+        }
+        for (k, v) in handlers {
+            each(Text::Any(k), PropertyRef::Json(v));
+        }
+    }
+
+    fn metrics(&self) -> impl Iterator<Item = MetricRef<'_>> + Clone {
+        self.group.metrics.iter().map(|m| MetricRef {
+            name: NameText::Json(self.state.names.json(&m.name)),
+            unit: m.unit,
+            resolution: m.resolution,
+            values: m.values.as_slice(),
+        })
+    }
+
+    fn metric_count(&self) -> usize {
+        self.group.metrics.len()
     }
 }
 
@@ -784,7 +1016,7 @@ impl Drop for TenantMetrics {
             let pending = self.lock().values;
             if pending > 0 {
                 tracing::warn!(
-                    tenant.id = %self.tenant,
+                    tenant.id = %self.tenant_id(),
                     values = pending,
                     "metrics dropped without a flush"
                 );
@@ -798,15 +1030,7 @@ fn is_builtin(key: &str) -> bool {
     key == TENANT_ID || key == TIER || key == SERVICE
 }
 
-fn merge(into: &mut Vec<(String, String)>, more: impl IntoIterator<Item = (String, String)>) {
-    for (name, value) in more {
-        match into.iter_mut().find(|(n, _)| *n == name) {
-            Some(slot) => slot.1 = value,
-            None => into.push((name, value)),
-        }
-    }
-}
-
+#[cold]
 fn describe(unit: Unit, resolution: Resolution, aggregation: Aggregation) -> String {
     let kind = match aggregation {
         Aggregation::Sum => "a counter",
@@ -815,6 +1039,7 @@ fn describe(unit: Unit, resolution: Resolution, aggregation: Aggregation) -> Str
     format!("{kind} in {unit} at {}s resolution", resolution.seconds())
 }
 
+#[cold]
 fn conflict(name: &str, first: &str, second: &str) -> Error {
     Error::Conflict {
         metric: name.to_owned(),

@@ -3,6 +3,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, NameKind, Result};
+use crate::sink::json;
 
 /// The most dimensions in one dimension set.
 pub const MAX_DIMENSIONS: usize = 30;
@@ -19,6 +20,12 @@ pub const MAX_AHEAD: Duration = Duration::from_secs(2 * 3600);
 const RESERVED: &str = "_aws";
 
 fn check_len(kind: NameKind, value: &str, max: usize) -> Result<()> {
+    // The common case at a glance: printable ASCII (so no control character, and one character
+    // a byte), not only spaces (the only whitespace left), within `max` bytes.
+    let bytes = value.as_bytes();
+    if bytes.len() <= max && is_printable_ascii(bytes) && bytes.iter().any(|&b| b != b' ') {
+        return Ok(());
+    }
     if value.is_empty() {
         return Err(Error::invalid(kind, value, "empty"));
     }
@@ -32,6 +39,21 @@ fn check_len(kind: NameKind, value: &str, max: usize) -> Result<()> {
         return Err(Error::invalid(kind, value, "control character"));
     }
     Ok(())
+}
+
+/// Whether every byte is printable ASCII, `' '` to `'~'`: eight at a time, then one by one.
+fn is_printable_ascii(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let (words, rest) = bytes.as_chunks::<8>();
+    words.iter().all(|w| {
+        let w = u64::from_le_bytes(*w);
+        // A byte below 0x20 (exact as a whole: a borrow only marks a byte above one that is),
+        // or one of 0x7f and above (0x7f + 1 reaches the high bit; 0x80 and above have it).
+        let below_space = w.wrapping_sub(ONES * 0x20) & !w;
+        let delete_or_above = ((w & !HIGH) + ONES) | w;
+        (below_space | delete_or_above) & HIGH == 0
+    }) && rest.iter().all(|b| (b' '..=b'~').contains(b))
 }
 
 /// 1-255 of `0-9 A-Z a-z . - _ / # :` and space, not starting with `:` nor `AWS/` (reserved for
@@ -70,6 +92,18 @@ pub(crate) fn metric(value: &str) -> Result<()> {
         return Err(Error::invalid(NameKind::Metric, value, "reserved by EMF"));
     }
     Ok(())
+}
+
+/// [`metric`], and whether the name is plain ASCII, which JSON takes as it is
+/// ([`json::is_plain_ascii`]): most names, checked here in one pass.
+#[inline(always)]
+pub(crate) fn metric_is_plain(value: &str) -> Result<bool> {
+    let plain = json::is_plain_ascii(value.as_bytes());
+    if plain && value.len() <= MAX_NAME_LEN && value.bytes().any(|b| b != b' ') && value != RESERVED
+    {
+        return Ok(true);
+    }
+    metric(value).map(|()| plain)
 }
 
 /// 1-255 ASCII characters, not only whitespace, not starting with `:`, not `_aws`.
@@ -114,16 +148,22 @@ pub(crate) fn property(value: &str) -> Result<()> {
 }
 
 /// Finite and within ±2^360 (CloudWatch refuses the rest).
+#[inline]
 pub(crate) fn value(metric: &str, value: f64) -> Result<()> {
     // 2^360 as an f64 (exact: a power of two).
     const LIMIT: f64 = 2.348_542_582_773_833_2e108;
     if value.is_finite() && value.abs() <= LIMIT {
         Ok(())
     } else {
-        Err(Error::InvalidValue {
-            metric: metric.to_owned(),
-            value,
-        })
+        Err(invalid_value(metric, value))
+    }
+}
+
+#[cold]
+fn invalid_value(metric: &str, value: f64) -> Error {
+    Error::InvalidValue {
+        metric: metric.to_owned(),
+        value,
     }
 }
 
@@ -142,6 +182,53 @@ pub(crate) fn timestamp(at: SystemTime, now: SystemTime) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_ascii_is_found_eight_bytes_at_a_time() {
+        for b in 0u8..=255 {
+            for at in 0..9 {
+                let mut bytes = *b"abcdefghi";
+                bytes[at] = b;
+                assert_eq!(
+                    is_printable_ascii(&bytes),
+                    (0x20..=0x7e).contains(&b),
+                    "{b:#x} at {at}"
+                );
+            }
+        }
+        assert!(is_printable_ascii(b""));
+        assert!(!is_printable_ascii("caf\u{e9}s and more".as_bytes()));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn printable_ascii_agrees_with_the_plain_check(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)) {
+            proptest::prop_assert_eq!(
+                is_printable_ascii(&bytes),
+                bytes.iter().all(|b| (b' '..=b'~').contains(b))
+            );
+        }
+
+        #[test]
+        fn the_fast_path_changes_no_verdict(s in "[ -~]{0,300}|\\PC{0,20}") {
+            // What the checks said before the fast path.
+            let slow = |max: usize| {
+                !s.is_empty()
+                    && s.chars().count() <= max
+                    && !s.trim().is_empty()
+                    && !s.chars().any(char::is_control)
+            };
+            proptest::prop_assert_eq!(metric(&s).is_ok(), slow(MAX_NAME_LEN) && s != "_aws");
+            proptest::prop_assert_eq!(
+                metric_is_plain(&s).ok(),
+                metric(&s).ok().map(|()| s.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\'))
+            );
+            proptest::prop_assert_eq!(
+                dimension_value(&s).is_ok(),
+                slow(MAX_DIMENSION_VALUE_LEN) && s.is_ascii()
+            );
+        }
+    }
 
     #[test]
     fn namespaces() {

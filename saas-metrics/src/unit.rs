@@ -28,6 +28,22 @@ macro_rules! units {
 
             /// Every unit, in CloudWatch's order.
             pub const ALL: &'static [Unit] = &[Unit::None, $(Unit::$variant,)*];
+
+            /// The end of an EMF metric definition in this unit: `,"Unit":"..."}`, with
+            /// `,"StorageResolution":1` before the `}` when `high`.
+            #[inline(always)]
+            pub(crate) fn emf_definition_end(self, high: bool) -> &'static str {
+                match (self, high) {
+                    (Unit::None, false) => ",\"Unit\":\"None\"}",
+                    (Unit::None, true) => ",\"Unit\":\"None\",\"StorageResolution\":1}",
+                    $(
+                        (Unit::$variant, false) => concat!(",\"Unit\":\"", $text, "\"}"),
+                        (Unit::$variant, true) => {
+                            concat!(",\"Unit\":\"", $text, "\",\"StorageResolution\":1}")
+                        }
+                    )*
+                }
+            }
         }
     };
 }
@@ -99,6 +115,16 @@ mod tests {
         assert_eq!(Unit::default(), Unit::None);
         let mut seen = std::collections::HashSet::new();
         assert!(Unit::ALL.iter().all(|u| seen.insert(u.as_str())));
+    }
+
+    #[test]
+    fn definition_ends_name_the_unit_and_the_resolution() {
+        for unit in Unit::ALL {
+            let standard = format!(",\"Unit\":\"{unit}\"}}");
+            assert_eq!(unit.emf_definition_end(false), standard);
+            let high = format!(",\"Unit\":\"{unit}\",\"StorageResolution\":1}}");
+            assert_eq!(unit.emf_definition_end(true), high);
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::group::MetricGroup;
 #[cfg(feature = "cloudwatch")]
 pub(crate) mod cloudwatch;
 pub(crate) mod emf;
+pub(crate) mod json;
 pub(crate) mod memory;
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -19,6 +20,12 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// What a sink does with one flush.
 pub(crate) trait RawSink: Send + Sync + fmt::Debug + 'static {
     fn publish(&self, groups: Vec<MetricGroup>) -> BoxFuture<'_, Result<()>>;
+
+    /// The EMF sink, which the manager writes to straight from what it holds, without making
+    /// groups; `None` for the others.
+    fn as_emf(&self) -> Option<&emf::EmfWriter> {
+        None
+    }
 }
 
 /// A destination for flushed metrics. Cheap to clone; one per function, shared by every
@@ -46,5 +53,9 @@ impl Sink {
 
     pub(crate) async fn publish(&self, groups: Vec<MetricGroup>) -> Result<()> {
         self.0.publish(groups).await
+    }
+
+    pub(crate) fn as_emf(&self) -> Option<&emf::EmfWriter> {
+        self.0.as_emf()
     }
 }
