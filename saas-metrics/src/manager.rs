@@ -754,19 +754,8 @@ impl TenantMetrics {
     /// Records a metric of `kind` without dimensions or a timestamp of its own: the common
     /// case, kept short.
     fn push_plain(&self, kind: GroupKind, recorded: Recorded<'_>) -> Result<()> {
-        let Recorded {
-            name,
-            unit,
-            resolution,
-            value,
-            aggregation,
-        } = recorded;
-        let plain = name::metric_is_plain(name)?;
-        name::value(name, value)?;
-        if is_builtin(name) {
-            return Err(conflict(name, "set by the crate", "a metric"));
-        }
-        let prefix = pending::prefix(name.as_bytes());
+        let metric = checked(recorded)?;
+        let name = metric.name;
         let max = self.config.0.max_values;
         let mut state = self.lock();
         if state.has_property(name) {
@@ -777,15 +766,6 @@ impl TenantMetrics {
         }
         // The invocation's dimensions alone are within the bound: checked when set.
         let (list, names, values) = state.plain_list(kind);
-        let metric = Metric {
-            name,
-            prefix,
-            plain,
-            unit,
-            resolution,
-            value,
-            aggregation,
-        };
         record(list, names, values, max, metric)
     }
 
@@ -797,19 +777,8 @@ impl TenantMetrics {
         timestamp: Option<SystemTime>,
         recorded: Recorded<'_>,
     ) -> Result<()> {
-        let Recorded {
-            name,
-            unit,
-            resolution,
-            value,
-            aggregation,
-        } = recorded;
-        let plain = name::metric_is_plain(name)?;
-        name::value(name, value)?;
-        if is_builtin(name) {
-            return Err(conflict(name, "set by the crate", "a metric"));
-        }
-        let prefix = pending::prefix(name.as_bytes());
+        let metric = checked(recorded)?;
+        let name = metric.name;
         let mut state = self.lock();
         if state.has_property(name) {
             return Err(conflict(name, "a property", "a metric"));
@@ -837,15 +806,6 @@ impl TenantMetrics {
             });
         }
         let (list, names, values) = state.group_list(kind, extra, timestamp);
-        let metric = Metric {
-            name,
-            prefix,
-            plain,
-            unit,
-            resolution,
-            value,
-            aggregation,
-        };
         record(list, names, values, max, metric)
     }
 
@@ -854,6 +814,32 @@ impl TenantMetrics {
         // validates before it writes.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// The recorded value as a [`Metric`], once its name and value pass the checks that need no
+/// lock: a valid name the crate does not set, a finite value in range.
+fn checked(recorded: Recorded<'_>) -> Result<Metric<'_>> {
+    let Recorded {
+        name,
+        unit,
+        resolution,
+        value,
+        aggregation,
+    } = recorded;
+    let plain = name::metric_is_plain(name)?;
+    name::value(name, value)?;
+    if is_builtin(name) {
+        return Err(conflict(name, "set by the crate", "a metric"));
+    }
+    Ok(Metric {
+        name,
+        prefix: pending::prefix(name.as_bytes()),
+        plain,
+        unit,
+        resolution,
+        value,
+        aggregation,
+    })
 }
 
 /// One value of a metric, checked, to record.
