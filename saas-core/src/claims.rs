@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
@@ -16,9 +16,97 @@ use crate::{Role, TenantId, TenantIdError, Tier, UnknownValue};
 /// from a trusted source. Values are read leniently where sources disagree on shape: API Gateway
 /// hands every claim over as a string (`"true"`, `"[a b]"`, `"1700000000"`), a token as JSON.
 ///
+/// Claims that arrive as strings (an HTTP API JWT authorizer's) are kept as they came, in one
+/// buffer: the typed readers ([`string`](Self::string), [`boolean`](Self::boolean),
+/// [`list`](Self::list), [`seconds`](Self::seconds)) read them there, and the JSON view
+/// ([`get`](Self::get), [`iter`](Self::iter), [`as_map`](Self::as_map)) is made on first use.
+///
 /// `Debug` prints the claim names only, never their values.
-#[derive(Clone, Default)]
-pub struct Claims(Arc<Map<String, Value>>);
+#[derive(Clone)]
+pub struct Claims(Arc<Repr>);
+
+enum Repr {
+    Json(Map<String, Value>),
+    Strings(StringClaims),
+}
+
+/// Claims whose values are all strings: names and values one after another in `text`, the
+/// entries sorted by name.
+struct StringClaims {
+    text: Box<str>,
+    entries: Box<[StringEntry]>,
+    json: OnceLock<Map<String, Value>>,
+}
+
+/// Where one claim is in [`StringClaims::text`]: its name, then its value.
+#[derive(Clone, Copy)]
+struct StringEntry {
+    start: u32,
+    name_len: u32,
+    value_len: u32,
+}
+
+impl StringClaims {
+    fn name(&self, e: &StringEntry) -> &str {
+        let start = e.start as usize;
+        self.text
+            .get(start..start + e.name_len as usize)
+            .unwrap_or_default()
+    }
+
+    fn value(&self, e: &StringEntry) -> &str {
+        let start = e.start as usize + e.name_len as usize;
+        self.text
+            .get(start..start + e.value_len as usize)
+            .unwrap_or_default()
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        let at = self
+            .entries
+            .binary_search_by(|e| self.name(e).cmp(name))
+            .ok()?;
+        self.entries.get(at).map(|e| self.value(e))
+    }
+
+    fn json(&self) -> &Map<String, Value> {
+        self.json.get_or_init(|| {
+            self.entries
+                .iter()
+                .map(|e| {
+                    (
+                        self.name(e).to_owned(),
+                        Value::String(self.value(e).to_owned()),
+                    )
+                })
+                .collect()
+        })
+    }
+}
+
+/// One claim, as it is held.
+#[derive(Clone, Copy)]
+enum ClaimRef<'a> {
+    Json(&'a Value),
+    Str(&'a str),
+}
+
+impl<'a> ClaimRef<'a> {
+    /// The claim if it is a string.
+    fn text(self) -> Option<&'a str> {
+        match self {
+            ClaimRef::Json(Value::String(s)) => Some(s),
+            ClaimRef::Str(s) => Some(s),
+            ClaimRef::Json(_) => None,
+        }
+    }
+}
+
+impl Default for Claims {
+    fn default() -> Self {
+        Self(Arc::new(Repr::Json(Map::new())))
+    }
+}
 
 impl Claims {
     #[cfg_attr(
@@ -31,73 +119,134 @@ impl Claims {
         allow(dead_code)
     )]
     pub(crate) fn new(map: Map<String, Value>) -> Self {
-        Self(Arc::new(map))
+        Self(Arc::new(Repr::Json(map)))
+    }
+
+    /// Claims that are all strings, as API Gateway's HTTP API JWT authorizer passes them. A
+    /// name given twice keeps its last value, as a JSON object would.
+    #[cfg_attr(not(feature = "apigw-v2"), allow(dead_code))]
+    pub(crate) fn from_strings<'a>(
+        claims: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+    ) -> Self {
+        let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(claims.len());
+        pairs.extend(claims);
+        // Stable: of a repeated name, the last one is kept below.
+        pairs.sort_by(|a, b| a.0.cmp(b.0));
+        let bytes: usize = pairs.iter().map(|(n, v)| n.len() + v.len()).sum();
+        if u32::try_from(bytes).is_err() {
+            // Over 4 GiB of claims cannot come from API Gateway; keep them as JSON all the same.
+            return Self::new(
+                pairs
+                    .into_iter()
+                    .map(|(n, v)| (n.to_owned(), Value::String(v.to_owned())))
+                    .collect(),
+            );
+        }
+        let mut text = String::with_capacity(bytes);
+        let mut entries: Vec<StringEntry> = Vec::with_capacity(pairs.len());
+        for (i, (name, value)) in pairs.iter().enumerate() {
+            if pairs.get(i + 1).is_some_and(|next| next.0 == *name) {
+                continue;
+            }
+            // Within u32: the total is.
+            entries.push(StringEntry {
+                start: text.len() as u32,
+                name_len: name.len() as u32,
+                value_len: value.len() as u32,
+            });
+            text.push_str(name);
+            text.push_str(value);
+        }
+        Self(Arc::new(Repr::Strings(StringClaims {
+            text: text.into_boxed_str(),
+            entries: entries.into_boxed_slice(),
+            json: OnceLock::new(),
+        })))
+    }
+
+    fn lookup(&self, name: &str) -> Option<ClaimRef<'_>> {
+        match &*self.0 {
+            Repr::Json(map) => map.get(name).map(ClaimRef::Json),
+            Repr::Strings(strings) => strings.get(name).map(ClaimRef::Str),
+        }
     }
 
     /// A claim's raw value.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.0.get(name)
+        self.as_map().get(name)
     }
 
     /// A claim that is a string (an empty string counts as absent).
     pub fn string(&self, name: &str) -> Option<&str> {
-        match self.0.get(name) {
-            Some(Value::String(s)) if !s.is_empty() => Some(s),
-            _ => None,
-        }
+        self.lookup(name)?.text().filter(|s| !s.is_empty())
     }
 
     /// A boolean claim: JSON `true`/`false`, or the strings `"true"`/`"false"` (any case) as
     /// API Gateway and moto's Cognito write them. Anything else is `None`.
     pub fn boolean(&self, name: &str) -> Option<bool> {
-        match self.0.get(name)? {
-            Value::Bool(b) => Some(*b),
-            Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
-            Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
-            _ => None,
+        match self.lookup(name)? {
+            ClaimRef::Json(Value::Bool(b)) => Some(*b),
+            claim => {
+                let s = claim.text()?;
+                if s.eq_ignore_ascii_case("true") {
+                    Some(true)
+                } else if s.eq_ignore_ascii_case("false") {
+                    Some(false)
+                } else {
+                    None
+                }
+            }
         }
     }
 
     /// A list claim: a JSON array of strings, or a string in the forms API Gateway uses:
     /// `"[a b]"` (HTTP API JWT authorizer), `"a,b"` or `"a b"`.
     pub fn list(&self, name: &str) -> Vec<String> {
-        match self.0.get(name) {
-            Some(Value::Array(items)) => items
+        match self.lookup(name) {
+            Some(ClaimRef::Json(Value::Array(items))) => items
                 .iter()
                 .filter_map(|v| v.as_str())
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect(),
-            Some(Value::String(s)) => split_list(s),
-            _ => Vec::new(),
+            Some(claim) => claim.text().map(split_list).unwrap_or_default(),
+            None => Vec::new(),
         }
     }
 
     /// A numeric date claim (seconds since the epoch): a JSON number or a numeric string.
     pub fn seconds(&self, name: &str) -> Option<i64> {
-        match self.0.get(name)? {
-            Value::Number(n) => n
+        match self.lookup(name)? {
+            ClaimRef::Json(Value::Number(n)) => n
                 .as_i64()
                 .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
-            Value::String(s) => s.trim().parse().ok(),
-            _ => None,
+            claim => claim.text()?.trim().parse().ok(),
         }
     }
 
     /// Every claim.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v))
+        self.as_map().iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// The claims as a JSON object.
     pub fn as_map(&self) -> &Map<String, Value> {
-        &self.0
+        match &*self.0 {
+            Repr::Json(map) => map,
+            Repr::Strings(strings) => strings.json(),
+        }
     }
 }
 
 impl fmt::Debug for Claims {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.0.keys()).finish()
+        match &*self.0 {
+            Repr::Json(map) => f.debug_set().entries(map.keys()).finish(),
+            Repr::Strings(strings) => f
+                .debug_set()
+                .entries(strings.entries.iter().map(|e| strings.name(e)))
+                .finish(),
+        }
     }
 }
 
@@ -406,14 +555,82 @@ mod tests {
         assert_eq!(c.boolean("f"), None);
     }
 
+    /// The same claims as an HTTP API authorizer passes them: every value a string.
+    fn string_claims(pairs: &[(&str, &str)]) -> Claims {
+        Claims::from_strings(pairs.iter().copied())
+    }
+
+    #[test]
+    fn string_claims_read_as_json_strings_do() {
+        let pairs = [
+            ("sub", "u1"),
+            ("groups", "[a b]"),
+            ("email_verified", "TRUE"),
+            ("exp", " 1900000000 "),
+            ("empty", ""),
+            ("custom:tenantId", "tenant-a"),
+            ("bad_exp", "soon"),
+        ];
+        let strings = string_claims(&pairs);
+        let json = Claims::new(
+            pairs
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), Value::String((*v).to_owned())))
+                .collect(),
+        );
+        for c in [&strings, &json] {
+            assert_eq!(c.string("sub"), Some("u1"));
+            assert_eq!(c.string("custom:tenantId"), Some("tenant-a"));
+            assert_eq!(c.string("empty"), None, "empty counts as absent");
+            assert_eq!(c.string("absent"), None);
+            assert_eq!(c.list("groups"), vec!["a", "b"]);
+            assert_eq!(c.boolean("email_verified"), Some(true));
+            assert_eq!(c.boolean("sub"), None);
+            assert_eq!(c.seconds("exp"), Some(1_900_000_000));
+            assert_eq!(c.seconds("bad_exp"), None);
+        }
+        // The JSON view, made on first use, is the same object.
+        assert_eq!(strings.as_map(), json.as_map());
+        assert_eq!(strings.get("sub"), Some(&json!("u1")));
+        let names: Vec<&str> = strings.iter().map(|(n, _)| n).collect();
+        assert_eq!(names.len(), pairs.len());
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+    }
+
+    #[test]
+    fn string_claims_keep_the_last_of_a_repeated_name() {
+        let c = string_claims(&[("a", "1"), ("b", "2"), ("a", "3")]);
+        assert_eq!(c.string("a"), Some("3"));
+        assert_eq!(c.string("b"), Some("2"));
+        assert_eq!(c.as_map().len(), 2);
+        assert_eq!(format!("{c:?}"), r#"{"a", "b"}"#);
+    }
+
+    #[test]
+    fn string_claims_of_every_length_are_found() {
+        // Names that share prefixes, and multi-byte text: every lookup lands on its own entry.
+        let owned: Vec<(String, String)> = (0..40)
+            .map(|i| (format!("{}é{i}", "n".repeat(i % 7)), format!("v{i}ü")))
+            .collect();
+        let c = Claims::from_strings(owned.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        for (name, value) in &owned {
+            assert_eq!(c.string(name), Some(value.as_str()), "{name}");
+        }
+        assert_eq!(c.string("n"), None);
+    }
+
     #[test]
     fn debug_hides_values() {
-        let c = claims(json!({"email": "ann@example.com"}));
-        let shown = format!("{c:?}");
-        assert!(
-            shown.contains("email") && !shown.contains("ann@"),
-            "{shown}"
-        );
+        for c in [
+            claims(json!({"email": "ann@example.com"})),
+            string_claims(&[("email", "ann@example.com")]),
+        ] {
+            let shown = format!("{c:?}");
+            assert!(
+                shown.contains("email") && !shown.contains("ann@"),
+                "{shown}"
+            );
+        }
     }
 
     #[test]

@@ -507,16 +507,24 @@ async fn rotation_fetches_exactly_once() {
 }
 
 async fn spawn_unknown_kids(issuer: &TestIssuer, verifier: &JwtVerifier, n: usize) {
-    let mut tasks = Vec::with_capacity(n);
-    for i in 0..n {
-        let token = issuer
-            .token()
-            .tenant("tenant-a")
-            .header("kid", format!("ghost-{i}"))
-            .sign();
-        let verifier = verifier.clone();
-        tasks.push(tokio::spawn(async move { verifier.verify(&token).await }));
-    }
+    // Every token signed first (seconds of RSA in a debug build, longer than the JWKS cooldown
+    // on a loaded machine), then all verified at once.
+    let tokens: Vec<String> = (0..n)
+        .map(|i| {
+            issuer
+                .token()
+                .tenant("tenant-a")
+                .header("kid", format!("ghost-{i}"))
+                .sign()
+        })
+        .collect();
+    let tasks: Vec<_> = tokens
+        .into_iter()
+        .map(|token| {
+            let verifier = verifier.clone();
+            tokio::spawn(async move { verifier.verify(&token).await })
+        })
+        .collect();
     for task in tasks {
         assert_eq!(task.await.unwrap().unwrap_err(), JwtError::UnknownKid);
     }

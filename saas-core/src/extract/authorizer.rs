@@ -33,12 +33,11 @@ pub(crate) fn authorizer_identity<'m>(
     mapping: &'m ClaimMapping,
 ) -> Result<Option<AuthorizerIdentity<'m>>, TenantRejection> {
     if let Some(jwt) = &authorizer.jwt {
-        let claims: Map<String, Value> = jwt
-            .claims
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect();
-        let claims = Claims::new(claims);
+        let claims = Claims::from_strings(
+            jwt.claims
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        );
         let scopes = match &jwt.scopes {
             Some(scopes) if !scopes.is_empty() => scopes.clone(),
             _ => crate::claims::split_list(claims.string("scope").unwrap_or_default()),
