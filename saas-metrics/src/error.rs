@@ -94,6 +94,16 @@ pub enum Error {
     /// A sink could not publish. What it kept for a later flush is in its own report.
     #[error("metrics sink failed: {0}")]
     Sink(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The Lambda Runtime API or Extensions API failed, so the function cannot go on: returned by
+    /// [`crate::extension::AfterResponse::run`] (feature `extension`) when the runtime's loop or
+    /// the extension's ends with an error.
+    #[error("Lambda {api} failed: {source}")]
+    Lambda {
+        /// Which loop: `"runtime"` or `"extension"`.
+        api: &'static str,
+        /// What it returned.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl Error {

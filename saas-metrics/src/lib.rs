@@ -37,6 +37,7 @@
 //! |---|---|---|
 //! | `emf` | yes | [`Sink::emf_stdout`], [`Sink::emf_writer`] |
 //! | `cloudwatch` | | [`CloudWatchSink`]: PutMetricData (`aws-sdk-cloudwatch`), batched, retried, buffered |
+//! | `extension` | | [`extension`]: the [`CloudWatchSink`] sends after the response, from a Lambda internal extension |
 //! | `layer` | | [`layer`]: invocation metrics per tenant as a `tower` layer |
 //! | `usage` | | [`usage`] and the `saas-usage` command: cost per tenant from EMF lines or CloudWatch |
 //! | `test-util` | | helpers for tests (the [`MemorySink`] is always there) |
@@ -44,6 +45,9 @@
 
 pub mod consumption;
 mod error;
+#[cfg(feature = "extension")]
+#[cfg_attr(docsrs, doc(cfg(feature = "extension")))]
+pub mod extension;
 mod group;
 #[cfg(feature = "layer")]
 pub mod layer;

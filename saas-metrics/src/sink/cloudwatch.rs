@@ -1,9 +1,10 @@
 //! CloudWatch PutMetricData: batched to the API's limits, retried by the SDK's retry policy,
-//! and kept in a bounded buffer across flushes when CloudWatch cannot be reached.
+//! and kept in a bounded buffer across flushes when CloudWatch cannot be reached; sent inline by
+//! each flush, or after the invocation's response (feature `extension`, [`crate::extension`]).
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use aws_sdk_cloudwatch::Client;
@@ -50,6 +51,13 @@ struct Pending {
 /// PutMetricData has no properties: the tenant id reaches CloudWatch only as a dimension
 /// ([`crate::MetricsBuilder::tenant_dimension`], and the consumption metrics by default).
 ///
+/// With the feature `extension`, [`CloudWatchSinkBuilder::build_after_response`] gives the sink
+/// together with its [`crate::extension::AfterResponse`]: while that runs beside the Lambda
+/// runtime, a flush only puts its points in the same bounded buffer and PutMetricData goes out
+/// after the invocation's response has been posted. Anywhere else (no extension running, or
+/// outside Lambda) such a sink sends inline, exactly like one from
+/// [`CloudWatchSinkBuilder::build`].
+///
 /// ```no_run
 /// # async fn doc() -> Result<(), saas_metrics::Error> {
 /// use saas_metrics::{CloudWatchSink, Metrics};
@@ -67,6 +75,9 @@ struct Inner {
     buffer: Mutex<VecDeque<Pending>>,
     max_buffered: usize,
     dropped: AtomicU64,
+    /// Whether a flush only buffers its points: true only while the sink's after-response
+    /// extension runs ([`crate::extension::AfterResponse::run`]).
+    deferred: AtomicBool,
 }
 
 impl fmt::Debug for CloudWatchSink {
@@ -75,6 +86,7 @@ impl fmt::Debug for CloudWatchSink {
             .field("buffered", &self.buffered())
             .field("max_buffered", &self.0.max_buffered)
             .field("dropped", &self.dropped())
+            .field("deferred", &self.0.deferred.load(Ordering::Relaxed))
             .finish()
     }
 }
@@ -95,14 +107,28 @@ impl CloudWatchSinkBuilder {
         self
     }
 
-    /// The sink.
+    /// The sink, sending inline: each flush calls PutMetricData before it returns.
     pub fn build(self) -> CloudWatchSink {
         CloudWatchSink(Arc::new(Inner {
             client: self.client,
             buffer: Mutex::new(VecDeque::new()),
             max_buffered: self.max_buffered,
             dropped: AtomicU64::new(0),
+            deferred: AtomicBool::new(false),
         }))
+    }
+
+    /// The sink and the Lambda extension that sends its points after each invocation's response
+    /// (feature `extension`): the two come as a pair, so that a sink can only be deferred by its
+    /// own extension. Give the sink to [`crate::MetricsBuilder::sink`] and run the extension with
+    /// [`crate::extension::AfterResponse::run`]; until that runs (and outside Lambda) the sink
+    /// sends inline. See [`crate::extension`].
+    #[cfg(feature = "extension")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "extension")))]
+    pub fn build_after_response(self) -> (CloudWatchSink, crate::extension::AfterResponse) {
+        let sink = self.build();
+        let extension = crate::extension::AfterResponse::new(sink.clone());
+        (sink, extension)
     }
 }
 
@@ -124,6 +150,18 @@ impl CloudWatchSink {
     /// Data points dropped because the buffer was full, not yet reported.
     pub fn dropped(&self) -> u64 {
         self.0.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Makes flushes only buffer (`true`) or send inline again (`false`).
+    #[cfg(feature = "extension")]
+    pub(crate) fn set_deferred(&self, deferred: bool) {
+        self.0.deferred.store(deferred, Ordering::Release);
+    }
+
+    /// Sends what is buffered (and the count of what was dropped), as a flush would.
+    #[cfg(feature = "extension")]
+    pub(crate) async fn send_buffered(&self) -> Result<()> {
+        self.send(Vec::new()).await
     }
 
     fn lock(&self) -> MutexGuard<'_, VecDeque<Pending>> {
@@ -228,6 +266,12 @@ impl CloudWatchSink {
 
 impl RawSink for CloudWatchSink {
     fn publish(&self, groups: Vec<MetricGroup>) -> BoxFuture<'_, Result<()>> {
+        if self.0.deferred.load(Ordering::Acquire) {
+            // The extension sends them once the response is out: the same bound, the same
+            // dropped count as points kept after a failed send.
+            self.buffer(groups.iter().flat_map(data));
+            return Box::pin(std::future::ready(Ok(())));
+        }
         Box::pin(self.send(groups))
     }
 }
