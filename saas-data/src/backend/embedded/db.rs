@@ -51,22 +51,39 @@ fn table_not_found(table: &str) -> Error {
     Error::Unavailable(format!("table not found: {table}").into())
 }
 
-/// Runs `work` in one write transaction: committed if it succeeds, rolled back if not.
-pub(super) fn write<T>(
-    db: &Database,
-    work: impl FnOnce(&WriteTransaction) -> std::result::Result<T, BackendError>,
-) -> std::result::Result<T, BackendError> {
-    let txn = db.begin_write().db()?;
-    match work(&txn) {
-        Ok(value) => {
-            txn.commit().db()?;
-            Ok(value)
-        }
-        Err(e) => {
-            // Nothing was committed; a failed rollback changes nothing for the caller.
-            let _ = txn.abort();
-            Err(e)
-        }
+/// Why a write request applied to a shared write transaction failed.
+#[derive(Debug)]
+pub(super) enum Failed<E> {
+    /// Refused before anything was written (a condition, an invalid update, a missing table, a
+    /// read that failed): the transaction holds nothing of the request, the others go on.
+    Refused(E),
+    /// Failed while writing: the transaction may hold part of the request and is rolled back.
+    Torn(Error),
+}
+
+impl<E: From<Error>> From<Error> for Failed<E> {
+    fn from(e: Error) -> Self {
+        Failed::Refused(e.into())
+    }
+}
+
+impl From<BackendError> for Failed<BackendError> {
+    fn from(e: BackendError) -> Self {
+        Failed::Refused(e)
+    }
+}
+
+/// A request's result inside a shared write transaction.
+pub(super) type Applied<T, E = BackendError> = std::result::Result<T, Failed<E>>;
+
+/// Marks a write step's failure as one that leaves the transaction torn.
+pub(super) trait Torn<T> {
+    fn torn<E>(self) -> Applied<T, E>;
+}
+
+impl<T> Torn<T> for Result<T> {
+    fn torn<E>(self) -> Applied<T, E> {
+        self.map_err(Failed::Torn)
     }
 }
 
@@ -140,29 +157,41 @@ fn check_table_name(table: &str) -> Result<()> {
     }
 }
 
-/// `CreateTable`: the table is active at once; creating an existing table changes nothing.
-pub(super) fn create_table(db: &Database, table: &str) -> Result<()> {
-    check_table_name(table)?;
-    write(db, |txn| {
-        txn.open_table(TABLES).db()?.insert(table, ()).db()?;
-        txn.open_table::<ItemKey, ItemValue>(TableDefinition::new(&items_table_name(table)))
-            .db()?;
-        Ok(())
-    })
-    .map_err(into_error)
+/// `CreateTable`, checked before it is queued: the name.
+pub(super) fn check_create_table(table: &str) -> Result<()> {
+    check_table_name(table)
 }
 
-/// `DeleteTable`: the table and its items are gone at once; a missing table is no error.
-pub(super) fn delete_table(db: &Database, table: &str) -> Result<()> {
-    write(db, |txn| {
-        txn.open_table(TABLES).db()?.remove(table).db()?;
-        txn.delete_table(TableDefinition::<ItemKey, ItemValue>::new(
-            &items_table_name(table),
-        ))
-        .db()?;
-        Ok(())
-    })
-    .map_err(into_error)
+/// `CreateTable` in `txn`: the table is active at once; creating an existing table changes
+/// nothing.
+pub(super) fn create_table(txn: &WriteTransaction, table: &str) -> Applied<(), Error> {
+    txn.open_table(TABLES)
+        .db()
+        .torn()?
+        .insert(table, ())
+        .db()
+        .torn()?;
+    txn.open_table::<ItemKey, ItemValue>(TableDefinition::new(&items_table_name(table)))
+        .db()
+        .torn()?;
+    Ok(())
+}
+
+/// `DeleteTable` in `txn`: the table and its items are gone at once; a missing table is no
+/// error.
+pub(super) fn delete_table(txn: &WriteTransaction, table: &str) -> Applied<(), Error> {
+    txn.open_table(TABLES)
+        .db()
+        .torn()?
+        .remove(table)
+        .db()
+        .torn()?;
+    txn.delete_table(TableDefinition::<ItemKey, ItemValue>::new(
+        &items_table_name(table),
+    ))
+    .db()
+    .torn()?;
+    Ok(())
 }
 
 /// `Active` or `Missing`: tables never linger in between.
@@ -177,14 +206,4 @@ pub(super) fn table_state(db: &Database, table: &str) -> Result<TableState> {
     } else {
         TableState::Missing
     })
-}
-
-/// A table operation's error (it has no conditions).
-fn into_error(e: BackendError) -> Error {
-    match e {
-        BackendError::Other(e) => e,
-        BackendError::ConditionFailed { .. } | BackendError::TransactionConditionFailed { .. } => {
-            Error::internal("unexpected condition failure")
-        }
-    }
 }

@@ -5,33 +5,50 @@
 //! is one range scan bounded to its partition and sort range. Items are stored in a compact binary
 //! encoding ([`codec`]). A metadata table records which tables exist.
 //!
-//! Every write is one redb write transaction: the condition is evaluated on the stored item, then
-//! the write is applied and committed (durably, for a file), or nothing is. Capacity is computed
-//! with DynamoDB's rules, so local figures match what the same calls cost there.
+//! Every write request is checked on its own first (keys, item rules, sizes, conditions) in the
+//! caller's future. Then it is applied in a redb write transaction: its condition is evaluated on
+//! the stored item, then the write is applied, or nothing of it is. Capacity is computed with
+//! DynamoDB's rules, so local figures match what the same calls cost there.
 //!
-//! redb is synchronous. In memory the work runs inline in the returned future; on a file it runs
-//! on Tokio's blocking pool, so a commit's `fsync` never stalls the async runtime.
+//! On a file, writes are committed in groups ([`writer`]): one writer thread takes every write
+//! queued while the previous commit was in flight (at most [`writer::MAX_BATCH`] requests or
+//! about [`writer::MAX_BATCH_BYTES`] of items), applies them in queue order in one transaction,
+//! commits it durably (one `fsync` for all of them), and only then answers each request with its
+//! own result. A durable commit costs one `fsync` whatever it holds and redb runs one write
+//! transaction at a time, so a commit per write caps durable writes at the disk's `fsync` rate;
+//! shared commits do not. Each request stays atomic and independent: one that is refused (a
+//! condition, an invalid update) writes nothing and the others commit; a failed commit answers
+//! every request of its batch `Unavailable`, none as written.
+//!
+//! In memory, each write is its own transaction, committed inline in the returned future (the
+//! same code with a batch of one). Reads run in read transactions and see committed data only;
+//! redb is synchronous, so on a file they run on Tokio's blocking pool and never stall the async
+//! runtime.
 
 mod codec;
 mod db;
 mod eval;
 mod number;
 mod ops;
+mod writer;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use redb::Database;
 use redb::backends::InMemoryBackend;
+use redb::{Database, WriteTransaction};
+
+use self::db::Applied;
+use self::writer::{Job, Stats, Writer};
 
 use super::{
     Backend, BackendResult, BatchGetOutput, BatchGetRequest, BatchWrite, BatchWriteRequest,
-    BoxFuture, DeleteRequest, GetRequest, PutRequest, QueryOutput, QueryRequest, RawBackend,
-    TableState, TransactAction, UpdateRequest,
+    BoxFuture, DeleteRequest, GetRequest, PhysKey, PutRequest, QueryOutput, QueryRequest,
+    RawBackend, TableState, TransactAction, UpdateRequest,
 };
 use crate::error::{Error, Result};
-use crate::item::Item;
+use crate::item::{Item, item_size};
 use crate::usage::Capacity;
 
 impl Backend {
@@ -58,8 +75,12 @@ impl Backend {
     /// An embedded store in the file at `path` (created if missing): data written and
     /// acknowledged survives a restart.
     ///
-    /// Every write is committed durably before it returns. Only one `Backend` (in any process)
-    /// may have the file open; clone the `Backend` to share it.
+    /// Every write is committed durably before it returns. Concurrent writes share commits
+    /// (group commit: the writes queued while a commit is in flight go into the next one, on a
+    /// writer thread of the store's own), so durable writes are not capped at one `fsync` each;
+    /// each write still succeeds or fails on its own. Only one `Backend` (in any process) may
+    /// have the file open; clone the `Backend` to share it. Dropping the last clone answers the
+    /// writes still queued, stops the writer and closes the file.
     ///
     /// # Errors
     ///
@@ -88,6 +109,9 @@ pub(crate) struct Embedded {
     db: Option<Arc<Database>>,
     /// The file, or `None` in memory.
     path: Option<PathBuf>,
+    /// The file's group-commit writer; `None` in memory, where writes commit inline.
+    writer: Option<Writer>,
+    stats: Arc<Stats>,
 }
 
 impl fmt::Debug for Embedded {
@@ -110,18 +134,58 @@ impl Embedded {
         Embedded {
             db: db.map(Arc::new),
             path: None,
+            writer: None,
+            stats: Arc::new(Stats::default()),
         }
     }
 
     fn open(path: &Path) -> Result<Embedded> {
-        let db = Database::create(path).map_err(|e| Error::Unavailable(Box::new(e)))?;
+        let db = Arc::new(Database::create(path).map_err(|e| Error::Unavailable(Box::new(e)))?);
+        let stats = Arc::new(Stats::default());
+        let writer = Writer::start(db.clone(), stats.clone())?;
         Ok(Embedded {
-            db: Some(Arc::new(db)),
+            db: Some(db),
             path: Some(path.to_owned()),
+            writer: Some(writer),
+            stats,
         })
     }
 
-    /// Runs `work` on the database: inline in memory, on the blocking pool for a file.
+    /// Commits and the requests they carried so far.
+    #[cfg(test)]
+    fn commit_stats(&self) -> (u64, u64) {
+        self.stats.get()
+    }
+
+    /// Applies `work` in a write transaction and commits it: queued for the writer on a file
+    /// (sharing its commit with the writes queued with it), inline in memory. `bytes`: about how
+    /// much it writes.
+    async fn write<T, E>(
+        &self,
+        bytes: usize,
+        work: impl FnOnce(&WriteTransaction) -> Applied<T, E> + Send + 'static,
+    ) -> std::result::Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+    {
+        let (request, answer) = writer::request(bytes, work);
+        let job: Box<dyn Job> = Box::new(request);
+        match (&self.writer, &self.db) {
+            (Some(writer), _) => writer.send(job).await?,
+            (None, Some(db)) => writer::commit(db, &mut vec![job], &self.stats),
+            (None, None) => {
+                return Err(
+                    Error::Unavailable("the in-memory store could not be created".into()).into(),
+                );
+            }
+        }
+        answer
+            .await
+            .map_err(|_| Error::Unavailable("the store's writer stopped before answering".into()))?
+    }
+
+    /// Runs `work` (a read) on the database: inline in memory, on the blocking pool for a file.
     fn run<T, E>(
         &self,
         work: impl FnOnce(&Database) -> std::result::Result<T, E> + Send + 'static,
@@ -153,15 +217,28 @@ impl RawBackend for Embedded {
     }
 
     fn put(&self, req: PutRequest) -> BoxFuture<'_, BackendResult<()>> {
-        self.run(move |db| ops::put(db, &req))
+        Box::pin(async move {
+            let key = ops::check_put(&req)?;
+            let bytes = item_size(&req.item);
+            self.write(bytes, move |txn| ops::put(txn, &req, &key))
+                .await
+        })
     }
 
     fn update(&self, req: UpdateRequest) -> BoxFuture<'_, BackendResult<Item>> {
-        self.run(move |db| ops::update(db, &req))
+        Box::pin(async move {
+            ops::check_update(&req)?;
+            let bytes = key_bytes(&req.key);
+            self.write(bytes, move |txn| ops::update(txn, &req)).await
+        })
     }
 
     fn delete(&self, req: DeleteRequest) -> BoxFuture<'_, BackendResult<()>> {
-        self.run(move |db| ops::delete(db, &req))
+        Box::pin(async move {
+            ops::check_delete(&req)?;
+            let bytes = key_bytes(&req.key);
+            self.write(bytes, move |txn| ops::delete(txn, &req)).await
+        })
     }
 
     fn query(&self, req: QueryRequest) -> BoxFuture<'_, BackendResult<QueryOutput>> {
@@ -173,24 +250,55 @@ impl RawBackend for Embedded {
     }
 
     fn batch_write(&self, req: BatchWriteRequest) -> BoxFuture<'_, BackendResult<Vec<BatchWrite>>> {
-        self.run(move |db| ops::batch_write(db, &req))
+        Box::pin(async move {
+            let keys = ops::check_batch_write(&req)?;
+            let bytes = req
+                .writes
+                .iter()
+                .map(|w| match w {
+                    BatchWrite::Put(item) => item_size(item),
+                    BatchWrite::Delete(key) => key_bytes(key),
+                })
+                .sum();
+            self.write(bytes, move |txn| ops::batch_write(txn, &req, &keys))
+                .await
+        })
     }
 
     fn transact_write(
         &self,
         actions: Vec<TransactAction>,
     ) -> BoxFuture<'_, BackendResult<Vec<Capacity>>> {
-        self.run(move |db| ops::transact_write(db, &actions))
+        Box::pin(async move {
+            let keys = ops::check_transact_write(&actions)?;
+            let bytes = actions
+                .iter()
+                .zip(&keys)
+                .map(|(action, key)| match action {
+                    TransactAction::Put { item, .. } => item_size(item),
+                    _ => key_bytes(key),
+                })
+                .sum();
+            self.write(bytes, move |txn| ops::transact_write(txn, &actions, &keys))
+                .await
+        })
     }
 
     fn create_table(&self, table: &str) -> BoxFuture<'_, Result<()>> {
         let table = table.to_owned();
-        self.run(move |db| db::create_table(db, &table))
+        Box::pin(async move {
+            db::check_create_table(&table)?;
+            self.write(table.len(), move |txn| db::create_table(txn, &table))
+                .await
+        })
     }
 
     fn delete_table(&self, table: &str) -> BoxFuture<'_, Result<()>> {
         let table = table.to_owned();
-        self.run(move |db| db::delete_table(db, &table))
+        Box::pin(async move {
+            self.write(table.len(), move |txn| db::delete_table(txn, &table))
+                .await
+        })
     }
 
     fn table_state(&self, table: &str) -> BoxFuture<'_, Result<TableState>> {
@@ -199,5 +307,14 @@ impl RawBackend for Embedded {
     }
 }
 
+/// About how many bytes a write of only this key stores (an update's or a delete's share of a
+/// commit's budget).
+fn key_bytes(key: &PhysKey) -> usize {
+    key.pk.len() + key.sk.len() + 64
+}
+
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod group_tests;

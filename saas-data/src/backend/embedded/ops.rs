@@ -1,12 +1,13 @@
 //! The operations, with DynamoDB's rules: keys, conditions, updates, query ranges, capacity.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::ops::Bound;
 
-use redb::{Database, ReadableDatabase};
+use redb::{Database, ReadableDatabase, WriteTransaction};
 use serde_dynamo::AttributeValue;
 
-use super::db::{Db, decode, ensure_table, load, read_items, store, write, write_items};
+use super::db::{Applied, Db, Torn, decode, ensure_table, load, read_items, store, write_items};
 use super::eval;
 use crate::backend::{
     BATCH_GET_MAX, BATCH_WRITE_MAX, BackendError, BackendResult, BatchGetOutput, BatchGetRequest,
@@ -107,63 +108,78 @@ pub(super) fn get(db: &Database, req: &GetRequest) -> BackendResult<Option<Item>
     })
 }
 
-/// `PutItem`: the whole item, if the condition holds.
-pub(super) fn put(db: &Database, req: &PutRequest) -> BackendResult<()> {
+// Every write comes in two halves: a check of the request alone, made by the caller before the
+// request is queued, and its work in a write transaction shared with the other requests of its
+// commit. The work reads and decides everything (conditions, the updated item) before it writes
+// anything, so a request that is refused leaves no trace in the shared transaction; only the
+// writes themselves can fail part-way (`Failed::Torn`), and then the whole commit is rolled back.
+
+/// `PutItem`, checked before it is queued: the item's key.
+pub(super) fn check_put(req: &PutRequest) -> Result<PhysKey> {
     let key = key_of(&req.item)?;
     check_item(&req.item)?;
     check_condition(req.condition.as_ref())?;
-    write(db, |txn| {
-        let mut table = write_items(txn, &req.table)?;
-        let old = load(&table, &key)?;
-        if !passes(req.condition.as_ref(), old.as_ref()) {
-            return Err(BackendError::ConditionFailed { old });
-        }
-        store(&mut table, &key, &req.item)?;
-        Ok(Output {
-            value: (),
-            capacity: write_capacity(old.as_ref(), Some(&req.item)),
-        })
+    Ok(key)
+}
+
+/// `PutItem` in `txn`: the whole item, if the condition holds.
+pub(super) fn put(txn: &WriteTransaction, req: &PutRequest, key: &PhysKey) -> Applied<Output<()>> {
+    let mut table = write_items(txn, &req.table)?;
+    let old = load(&table, key)?;
+    if !passes(req.condition.as_ref(), old.as_ref()) {
+        return Err(BackendError::ConditionFailed { old }.into());
+    }
+    store(&mut table, key, &req.item).torn()?;
+    Ok(Output {
+        value: (),
+        capacity: write_capacity(old.as_ref(), Some(&req.item)),
     })
 }
 
-/// `UpdateItem` with `ALL_NEW`: the stored item (or a new one) changed, if the condition holds.
-pub(super) fn update(db: &Database, req: &UpdateRequest) -> BackendResult<Item> {
+/// `UpdateItem`, checked before it is queued.
+pub(super) fn check_update(req: &UpdateRequest) -> Result<()> {
     check_key(&req.key)?;
-    check_condition(req.condition.as_ref())?;
-    write(db, |txn| {
-        let mut table = write_items(txn, &req.table)?;
-        let old = load(&table, &req.key)?;
-        if !passes(req.condition.as_ref(), old.as_ref()) {
-            return Err(BackendError::ConditionFailed { old });
-        }
-        let new = updated(old.as_ref(), &req.key, &req.actions)?;
-        store(&mut table, &req.key, &new)?;
-        Ok(Output {
-            capacity: write_capacity(old.as_ref(), Some(&new)),
-            value: new,
-        })
+    check_condition(req.condition.as_ref())
+}
+
+/// `UpdateItem` with `ALL_NEW` in `txn`: the stored item (or a new one) changed, if the
+/// condition holds.
+pub(super) fn update(txn: &WriteTransaction, req: &UpdateRequest) -> Applied<Output<Item>> {
+    let mut table = write_items(txn, &req.table)?;
+    let old = load(&table, &req.key)?;
+    if !passes(req.condition.as_ref(), old.as_ref()) {
+        return Err(BackendError::ConditionFailed { old }.into());
+    }
+    let new = updated(old.as_ref(), &req.key, &req.actions)?;
+    store(&mut table, &req.key, &new).torn()?;
+    Ok(Output {
+        capacity: write_capacity(old.as_ref(), Some(&new)),
+        value: new,
     })
 }
 
-/// `DeleteItem`, if the condition holds.
-pub(super) fn delete(db: &Database, req: &DeleteRequest) -> BackendResult<()> {
+/// `DeleteItem`, checked before it is queued.
+pub(super) fn check_delete(req: &DeleteRequest) -> Result<()> {
     check_key(&req.key)?;
-    check_condition(req.condition.as_ref())?;
-    write(db, |txn| {
-        let mut table = write_items(txn, &req.table)?;
-        let old = load(&table, &req.key)?;
-        if !passes(req.condition.as_ref(), old.as_ref()) {
-            return Err(BackendError::ConditionFailed { old });
-        }
-        if old.is_some() {
-            table
-                .remove((req.key.pk.as_str(), req.key.sk.as_str()))
-                .db()?;
-        }
-        Ok(Output {
-            value: (),
-            capacity: write_capacity(old.as_ref(), None),
-        })
+    check_condition(req.condition.as_ref())
+}
+
+/// `DeleteItem` in `txn`, if the condition holds.
+pub(super) fn delete(txn: &WriteTransaction, req: &DeleteRequest) -> Applied<Output<()>> {
+    let mut table = write_items(txn, &req.table)?;
+    let old = load(&table, &req.key)?;
+    if !passes(req.condition.as_ref(), old.as_ref()) {
+        return Err(BackendError::ConditionFailed { old }.into());
+    }
+    if old.is_some() {
+        table
+            .remove((req.key.pk.as_str(), req.key.sk.as_str()))
+            .db()
+            .torn()?;
+    }
+    Ok(Output {
+        value: (),
+        capacity: write_capacity(old.as_ref(), None),
     })
 }
 
@@ -329,16 +345,12 @@ pub(super) fn batch_get(db: &Database, req: &BatchGetRequest) -> BackendResult<B
     })
 }
 
-/// `BatchWriteItem` on one table, in one redb transaction: nothing left unprocessed.
-pub(super) fn batch_write(
-    db: &Database,
-    req: &BatchWriteRequest,
-) -> BackendResult<Vec<BatchWrite>> {
+/// `BatchWriteItem`, checked before it is queued: each write's key.
+pub(super) fn check_batch_write(req: &BatchWriteRequest) -> Result<Vec<PhysKey>> {
     if req.writes.is_empty() || req.writes.len() > BATCH_WRITE_MAX {
         return Err(Error::invalid_request(format!(
             "a batch write takes 1 to {BATCH_WRITE_MAX} writes"
-        ))
-        .into());
+        )));
     }
     let mut keys = Vec::with_capacity(req.writes.len());
     let mut seen = HashSet::with_capacity(req.writes.len());
@@ -354,112 +366,168 @@ pub(super) fn batch_write(
             }
         };
         if !seen.insert(key.clone()) {
-            return Err(Error::invalid_request("a key appears twice in one batch").into());
+            return Err(Error::invalid_request("a key appears twice in one batch"));
         }
         keys.push(key);
     }
-    write(db, |txn| {
-        let mut table = write_items(txn, &req.table)?;
-        let mut capacity = Capacity::default();
-        for (w, key) in req.writes.iter().zip(&keys) {
-            let old = load(&table, key)?;
-            match w {
-                BatchWrite::Put(item) => {
-                    store(&mut table, key, item)?;
-                    capacity += write_capacity(old.as_ref(), Some(item));
+    Ok(keys)
+}
+
+/// `BatchWriteItem` on one table in `txn` (`keys` from [`check_batch_write`]): nothing left
+/// unprocessed.
+pub(super) fn batch_write(
+    txn: &WriteTransaction,
+    req: &BatchWriteRequest,
+    keys: &[PhysKey],
+) -> Applied<Output<Vec<BatchWrite>>> {
+    let mut table = write_items(txn, &req.table)?;
+    // Every read before the first write: a stored item that cannot be read refuses the batch
+    // with nothing written.
+    let olds = keys
+        .iter()
+        .map(|key| load(&table, key))
+        .collect::<Result<Vec<_>>>()?;
+    let mut capacity = Capacity::default();
+    for ((w, key), old) in req.writes.iter().zip(keys).zip(&olds) {
+        match w {
+            BatchWrite::Put(item) => {
+                store(&mut table, key, item).torn()?;
+                capacity += write_capacity(old.as_ref(), Some(item));
+            }
+            BatchWrite::Delete(_) => {
+                if old.is_some() {
+                    table
+                        .remove((key.pk.as_str(), key.sk.as_str()))
+                        .db()
+                        .torn()?;
                 }
-                BatchWrite::Delete(_) => {
-                    if old.is_some() {
-                        table.remove((key.pk.as_str(), key.sk.as_str())).db()?;
-                    }
-                    capacity += write_capacity(old.as_ref(), None);
-                }
+                capacity += write_capacity(old.as_ref(), None);
             }
         }
-        Ok(Output {
-            value: Vec::new(),
-            capacity,
-        })
+    }
+    Ok(Output {
+        value: Vec::new(),
+        capacity,
     })
 }
 
-/// `TransactWriteItems`: every action, or none (the first failing condition cancels all).
-pub(super) fn transact_write(
-    db: &Database,
-    actions: &[TransactAction],
-) -> BackendResult<Vec<Capacity>> {
+/// The condition of a transaction's action.
+fn condition_of(action: &TransactAction) -> Option<&Cond> {
+    match action {
+        TransactAction::Put { condition, .. }
+        | TransactAction::Update { condition, .. }
+        | TransactAction::Delete { condition, .. } => condition.as_ref(),
+        TransactAction::ConditionCheck { condition, .. } => Some(condition),
+    }
+}
+
+/// `TransactWriteItems`, checked before it is queued (everything, before reading anything, as
+/// DynamoDB does): each action's key.
+pub(super) fn check_transact_write(actions: &[TransactAction]) -> Result<Vec<PhysKey>> {
     if actions.is_empty() || actions.len() > TRANSACT_MAX {
         return Err(Error::invalid_request(format!(
             "a transaction takes 1 to {TRANSACT_MAX} actions"
-        ))
-        .into());
+        )));
     }
-    // Validate everything before reading anything, as DynamoDB does.
     let mut keys = Vec::with_capacity(actions.len());
     let mut seen = HashSet::with_capacity(actions.len());
     for action in actions {
-        let (key, condition) = match action {
-            TransactAction::Put {
-                item, condition, ..
-            } => {
+        let key = match action {
+            TransactAction::Put { item, .. } => {
                 check_item(item)?;
-                (key_of(item)?, condition.as_ref())
+                key_of(item)?
             }
-            TransactAction::Update { key, condition, .. }
-            | TransactAction::Delete { key, condition, .. } => {
+            TransactAction::Update { key, .. }
+            | TransactAction::Delete { key, .. }
+            | TransactAction::ConditionCheck { key, .. } => {
                 check_key(key)?;
-                (key.clone(), condition.as_ref())
-            }
-            TransactAction::ConditionCheck { key, condition, .. } => {
-                check_key(key)?;
-                (key.clone(), Some(condition))
+                key.clone()
             }
         };
-        check_condition(condition)?;
+        check_condition(condition_of(action))?;
         if !seen.insert((action.table(), key.clone())) {
-            return Err(Error::invalid_request("a transaction touches the same item twice").into());
-        }
-        keys.push((key, condition));
-    }
-    write(db, |txn| {
-        for action in actions {
-            ensure_table(txn, action.table())?;
-        }
-        let mut each = Vec::with_capacity(actions.len());
-        for (index, (action, (key, condition))) in actions.iter().zip(&keys).enumerate() {
-            let mut table = write_items(txn, action.table())?;
-            let old = load(&table, key)?;
-            if !passes(*condition, old.as_ref()) {
-                return Err(BackendError::TransactionConditionFailed { index, old });
-            }
-            let capacity = match action {
-                TransactAction::Put { item, .. } => {
-                    store(&mut table, key, item)?;
-                    write_capacity(old.as_ref(), Some(item))
-                }
-                TransactAction::Update { actions, .. } => {
-                    let new = updated(old.as_ref(), key, actions)?;
-                    store(&mut table, key, &new)?;
-                    write_capacity(old.as_ref(), Some(&new))
-                }
-                TransactAction::Delete { .. } => {
-                    if old.is_some() {
-                        table.remove((key.pk.as_str(), key.sk.as_str())).db()?;
-                    }
-                    write_capacity(old.as_ref(), None)
-                }
-                TransactAction::ConditionCheck { .. } => read_capacity(size(old.as_ref()), true),
-            };
-            // Transactions cost twice.
-            each.push(Capacity::new(
-                capacity.read_units * 2.0,
-                capacity.write_units * 2.0,
+            return Err(Error::invalid_request(
+                "a transaction touches the same item twice",
             ));
         }
-        let total = each.iter().fold(Capacity::default(), |sum, c| sum + *c);
-        Ok(Output {
-            value: each,
-            capacity: total,
-        })
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+/// What a transaction's action does to its item, decided before anything is written.
+enum Change<'a> {
+    Store(Cow<'a, Item>),
+    Remove,
+    Keep,
+}
+
+/// `TransactWriteItems` in `txn` (`keys` from [`check_transact_write`]): every action, or none
+/// (the first failing condition cancels all).
+pub(super) fn transact_write(
+    txn: &WriteTransaction,
+    actions: &[TransactAction],
+    keys: &[PhysKey],
+) -> Applied<Output<Vec<Capacity>>> {
+    for action in actions {
+        ensure_table(txn, action.table())?;
+    }
+    // Every condition and every updated item first: an action that fails cancels the
+    // transaction before any of its actions has written.
+    let mut changes = Vec::with_capacity(actions.len());
+    let mut each = Vec::with_capacity(actions.len());
+    for (index, (action, key)) in actions.iter().zip(keys).enumerate() {
+        let old = load(&write_items(txn, action.table())?, key)?;
+        if !passes(condition_of(action), old.as_ref()) {
+            return Err(BackendError::TransactionConditionFailed { index, old }.into());
+        }
+        let (change, capacity) = match action {
+            TransactAction::Put { item, .. } => (
+                Change::Store(Cow::Borrowed(item)),
+                write_capacity(old.as_ref(), Some(item)),
+            ),
+            TransactAction::Update { actions, .. } => {
+                let new = updated(old.as_ref(), key, actions)?;
+                let capacity = write_capacity(old.as_ref(), Some(&new));
+                (Change::Store(Cow::Owned(new)), capacity)
+            }
+            TransactAction::Delete { .. } => (
+                if old.is_some() {
+                    Change::Remove
+                } else {
+                    Change::Keep
+                },
+                write_capacity(old.as_ref(), None),
+            ),
+            TransactAction::ConditionCheck { .. } => {
+                (Change::Keep, read_capacity(size(old.as_ref()), true))
+            }
+        };
+        changes.push(change);
+        // Transactions cost twice.
+        each.push(Capacity::new(
+            capacity.read_units * 2.0,
+            capacity.write_units * 2.0,
+        ));
+    }
+    for ((action, key), change) in actions.iter().zip(keys).zip(changes) {
+        match change {
+            Change::Keep => {}
+            Change::Store(item) => {
+                store(&mut write_items(txn, action.table()).torn()?, key, &item).torn()?;
+            }
+            Change::Remove => {
+                write_items(txn, action.table())
+                    .torn()?
+                    .remove((key.pk.as_str(), key.sk.as_str()))
+                    .db()
+                    .torn()?;
+            }
+        }
+    }
+    let total = each.iter().fold(Capacity::default(), |sum, c| sum + *c);
+    Ok(Output {
+        value: each,
+        capacity: total,
     })
 }
