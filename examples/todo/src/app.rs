@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::response::IntoResponse;
+use rustls::client::danger::ServerCertVerifier;
 use saas_core::dev_issuer::DevIssuer;
 use saas_core::jwt::{Issuer, JwtVerifier};
 use saas_core::{
@@ -39,6 +40,7 @@ pub struct App {
     pub router: Router,
     flusher: tokio::task::JoinHandle<()>,
     publisher: Option<tokio::task::JoinHandle<()>>,
+    prewarm: tokio::task::JoinHandle<()>,
     bus: Bus,
     usage: UsageBook,
     store: DataStore,
@@ -47,6 +49,7 @@ pub struct App {
 impl App {
     /// Stops the background tasks, stores pending usage and delivers pending events.
     pub async fn shutdown(mut self) {
+        self.prewarm.abort();
         self.flusher.abort();
         let _ = (&mut self.flusher).await;
         if let Some(publisher) = self.publisher.as_mut() {
@@ -60,6 +63,7 @@ impl App {
 
 impl Drop for App {
     fn drop(&mut self) {
+        self.prewarm.abort();
         self.flusher.abort();
         if let Some(publisher) = &self.publisher {
             publisher.abort();
@@ -106,6 +110,25 @@ pub enum StartError {
 /// The service's store for `config`: the embedded file store in the data directory (its table
 /// created on first use), or DynamoDB. Every usage report goes to the request meter.
 pub async fn open_store(config: &Config) -> Result<DataStore, StartError> {
+    let sdk = match config.store {
+        StoreConfig::Dynamodb { .. } => Some(load_sdk_config().await),
+        StoreConfig::Embedded => None,
+    };
+    open_store_with(config, sdk.as_ref()).await
+}
+
+/// The AWS SDK's configuration, the standard way (`AWS_REGION`, `AWS_ENDPOINT_URL`, the
+/// credentials of the function's role): loaded once per process, for every client.
+async fn load_sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// [`open_store`], with DynamoDB's client made from `sdk` (required for
+/// [`StoreConfig::Dynamodb`]; loaded here if `None`).
+async fn open_store_with(
+    config: &Config,
+    sdk: Option<&aws_config::SdkConfig>,
+) -> Result<DataStore, StartError> {
     std::fs::create_dir_all(&config.data_dir)?;
     let cursor_key = match &config.cursor_key {
         Some(key) => key.as_bytes().to_vec(),
@@ -117,11 +140,11 @@ pub async fn open_store(config: &Config) -> Result<DataStore, StartError> {
             LOCAL_TABLE.to_owned(),
         ),
         StoreConfig::Dynamodb { table } => {
-            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            (
-                Backend::dynamodb(aws_sdk_dynamodb::Client::new(&sdk)),
-                table.clone(),
-            )
+            let client = match sdk {
+                Some(sdk) => aws_sdk_dynamodb::Client::new(sdk),
+                None => aws_sdk_dynamodb::Client::new(&load_sdk_config().await),
+            };
+            (Backend::dynamodb(client), table.clone())
         }
     };
     let builder = DataStore::builder(backend);
@@ -175,31 +198,134 @@ pub fn verifier(
                         .jwks_url(jwks_url.clone())
                         .audiences(audiences.iter().cloned()),
                 )
+                .http_client(jwks_client()?)
                 .build()?;
             (verifier, None)
         }
     })
 }
 
-/// The service for `config`, its development issuer (if any) signing as `public_url`.
-pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError> {
-    let store = open_store(config).await?;
+/// The JWKS fetches' HTTP client: the timeouts of the verifier's own (5 s, connect 2 s) and the
+/// same TLS (rustls on aws-lc-rs, the system's root certificates through
+/// `rustls-platform-verifier`, HTTP/1.1), except that the root certificates are read at the
+/// first TLS handshake instead of when the client is built. Reading them (`/etc/ssl/certs`)
+/// is most of a client's cost, and the SDK's client reads them at init already: so init reads
+/// them once, and this client only when it first fetches over HTTPS — in the prewarm, which runs
+/// beside init.
+fn jwks_client() -> Result<reqwest::Client, StartError> {
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(rustls::ALL_VERSIONS)
+        .map_err(|e| StartError::Verifier(saas_core::jwt::ConfigError::HttpClient(e.to_string())))?
+        .dangerous() // Not dangerous: the platform verifier, built at first use.
+        .with_custom_certificate_verifier(std::sync::Arc::new(LazyPlatformVerifier {
+            provider,
+            verifier: std::sync::OnceLock::new(),
+        }))
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .tls_backend_preconfigured(tls)
+        .build()
+        .map_err(|e| StartError::Verifier(saas_core::jwt::ConfigError::HttpClient(e.to_string())))
+}
 
-    let (verifier, dev) = verifier(config, public_url)?;
-    if let Err(e) = verifier.prewarm().await {
-        tracing::warn!(error = %e, "JWKS not reachable at start; requests answer 503 until it is");
+/// `rustls_platform_verifier::Verifier` (what reqwest uses by default), made at the first
+/// certificate to check: making it reads the system's root certificates.
+#[derive(Debug)]
+struct LazyPlatformVerifier {
+    provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
+    verifier: std::sync::OnceLock<Result<rustls_platform_verifier::Verifier, rustls::Error>>,
+}
+
+impl LazyPlatformVerifier {
+    fn verifier(&self) -> Result<&rustls_platform_verifier::Verifier, rustls::Error> {
+        self.verifier
+            .get_or_init(|| rustls_platform_verifier::Verifier::new(self.provider.clone()))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+impl ServerCertVerifier for LazyPlatformVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.verifier()?.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
     }
 
-    // Where no background task runs between requests (Lambda), events go out with the request.
-    let bus = match &config.event_bus {
-        Some(bus) => {
-            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            Bus::EventBridge {
-                client: aws_sdk_eventbridge::Client::new(&sdk),
-                bus: bus.clone(),
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.verifier()?.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.verifier()?.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        // What the platform verifier answers (its WebPKI verifier's, from the provider), without
+        // making it: this is asked for the ClientHello, before any certificate is seen.
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// The service for `config`, its development issuer (if any) signing as `public_url`.
+pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError> {
+    // The verifier first, and its JWKS prewarm spawned, not awaited: the fetch runs beside the
+    // rest of init and the first poll for an event. A request that needs the keys before the
+    // fetch is done waits for that same fetch (the verifier merges them); if it failed, the
+    // request answers 503 and the keys are fetched again after the cooldown.
+    let (verifier, dev) = verifier(config, public_url)?;
+    let prewarm = tokio::spawn({
+        let verifier = verifier.clone();
+        async move {
+            if let Err(e) = verifier.prewarm().await {
+                tracing::warn!(error = %e, "JWKS not reachable at start; requests answer 503 until it is");
             }
         }
-        None => Bus::Local,
+    });
+
+    // One SDK configuration for DynamoDB and EventBridge.
+    let sdk = match (&config.store, &config.event_bus) {
+        (StoreConfig::Embedded, None) => None,
+        _ => Some(load_sdk_config().await),
+    };
+    let store = open_store_with(config, sdk.as_ref()).await?;
+
+    // Where no background task runs between requests (Lambda), events go out with the request.
+    let bus = match (&config.event_bus, &sdk) {
+        (Some(bus), Some(sdk)) => Bus::EventBridge {
+            client: aws_sdk_eventbridge::Client::new(sdk),
+            bus: bus.clone(),
+        },
+        _ => Bus::Local,
     };
     let (events, publisher) = if config.flush_usage_each_request {
         (Publisher::inline(store.clone(), bus.clone()), None)
@@ -243,6 +369,7 @@ pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError>
         ),
         flusher,
         publisher,
+        prewarm,
         bus,
     })
 }
@@ -306,4 +433,72 @@ fn rejection(r: &TenantRejection) -> http::Response<String> {
     let body = saas_core::ErrorBody::new(error.code(), error.to_string()).to_json();
     let (parts, _) = error.into_response().into_parts();
     http::Response::from_parts(parts, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The JWKS client's lazily made verifier does verify: a server whose certificate no root
+    /// vouches for (a fresh self-signed one, `openssl s_server`) is refused at the handshake.
+    #[tokio::test]
+    async fn the_jwks_client_refuses_an_untrusted_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args([
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=DNS:localhost",
+                "-addext",
+                "basicConstraints=critical,CA:FALSE",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output();
+        if !made.is_ok_and(|o| o.status.success()) {
+            return; // No openssl here: nothing to test against.
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = std::process::Command::new("openssl")
+            .args(["s_server", "-quiet", "-WWW", "-accept", &port.to_string()])
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let client = jwks_client().unwrap();
+        let url = format!("https://localhost:{port}/cert.pem");
+        let mut outcome = None;
+        for _ in 0..50 {
+            match client.get(&url).send().await {
+                Err(e) if e.is_connect() && format!("{e:?}").contains("refused") => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                other => {
+                    outcome = Some(other);
+                    break;
+                }
+            }
+        }
+        let _ = server.kill();
+        let _ = server.wait();
+        let err = outcome.expect("s_server never listened").unwrap_err();
+        let text = format!("{err:?}");
+        assert!(text.contains("InvalidCertificate("), "{text}");
+    }
 }
