@@ -16,9 +16,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         );
     }
     let (verifier, _) = todo::verifier(&config, "")?;
-    if let Err(e) = verifier.prewarm().await {
-        tracing::warn!(error = %e, "JWKS not reachable at cold start; callers are denied until it is");
-    }
+    // Beside init, not before the first poll: a request that needs the keys meanwhile waits for
+    // this same fetch.
+    let prewarm = verifier.clone();
+    tokio::spawn(async move {
+        if let Err(e) = prewarm.prewarm().await {
+            tracing::warn!(error = %e, "JWKS not reachable at cold start; callers are denied until it is");
+        }
+    });
     let authorizer = todo::authorizer::Authorizer::new(verifier)?;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| {
