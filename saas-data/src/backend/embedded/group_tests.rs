@@ -4,45 +4,20 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use serde_dynamo::AttributeValue;
 use tokio::sync::oneshot;
 
 use super::db::Failed;
+use super::tests::{item, key, n, s};
 use super::writer::{self, Job, MAX_BATCH};
 use super::*;
 use crate::backend::{BackendError, DeleteRequest, Output, PhysKey};
 use crate::expr::{CmpOp, Cond, UpdateAction};
-use crate::item::{PK, SK};
+use crate::item::PK;
 
 const T: &str = "items";
 
 fn table() -> Arc<str> {
     Arc::from(T)
-}
-
-fn s(v: &str) -> AttributeValue {
-    AttributeValue::S(v.to_owned())
-}
-
-fn n(v: &str) -> AttributeValue {
-    AttributeValue::N(v.to_owned())
-}
-
-fn key(pk: &str, sk: &str) -> PhysKey {
-    PhysKey {
-        pk: pk.to_owned(),
-        sk: sk.to_owned(),
-    }
-}
-
-fn item(pk: &str, sk: &str, attrs: &[(&str, AttributeValue)]) -> Item {
-    let mut item: Item = attrs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .collect();
-    item.insert(PK.to_owned(), s(pk));
-    item.insert(SK.to_owned(), s(sk));
-    item
 }
 
 fn not_there() -> Option<Cond> {

@@ -24,22 +24,22 @@ async fn store() -> Embedded {
     e
 }
 
-fn s(v: &str) -> AttributeValue {
+pub(super) fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
 }
 
-fn n(v: &str) -> AttributeValue {
+pub(super) fn n(v: &str) -> AttributeValue {
     AttributeValue::N(v.to_owned())
 }
 
-fn key(pk: &str, sk: &str) -> PhysKey {
+pub(super) fn key(pk: &str, sk: &str) -> PhysKey {
     PhysKey {
         pk: pk.to_owned(),
         sk: sk.to_owned(),
     }
 }
 
-fn item(pk: &str, sk: &str, attrs: &[(&str, AttributeValue)]) -> Item {
+pub(super) fn item(pk: &str, sk: &str, attrs: &[(&str, AttributeValue)]) -> Item {
     let mut item: Item = attrs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), v.clone()))
