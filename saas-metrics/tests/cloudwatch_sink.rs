@@ -12,9 +12,6 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_cloudwatch::Client;
-use aws_sdk_cloudwatch::config::retry::RetryConfig;
-use aws_sdk_cloudwatch::config::timeout::TimeoutConfig;
-use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_cloudwatch::error::DisplayErrorContext;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
@@ -27,25 +24,7 @@ use saas_metrics::{CloudWatchSink, DROPPED_METRIC, Error, Metrics, TenantMetrics
 use tower::{Layer, Service, ServiceExt, service_fn};
 use tracing::instrument::WithSubscriber;
 
-use common::{Capture, cloudwatch_endpoint as endpoint};
-
-/// A client for `endpoint` that tries once and gives up quickly.
-fn client(endpoint: &str) -> Client {
-    let config = aws_sdk_cloudwatch::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .retry_config(RetryConfig::standard().with_max_attempts(1))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_millis(500))
-                .operation_timeout(Duration::from_secs(10))
-                .build(),
-        )
-        .build();
-    Client::from_conf(config)
-}
+use common::{Capture, cloudwatch_client as client, cloudwatch_endpoint as endpoint};
 
 /// A port on 127.0.0.1 where nothing listens (bound, then closed).
 fn closed_port() -> u16 {

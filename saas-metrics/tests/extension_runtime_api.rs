@@ -23,9 +23,6 @@ use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_cloudwatch::Client;
-use aws_sdk_cloudwatch::config::retry::RetryConfig;
-use aws_sdk_cloudwatch::config::timeout::TimeoutConfig;
-use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_cloudwatch::error::DisplayErrorContext;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{StandardUnit, Statistic};
@@ -35,7 +32,7 @@ use saas_metrics::extension::DEFAULT_EXTENSION_NAME;
 use saas_metrics::{CloudWatchSink, Metrics};
 use serde_json::{Value, json};
 
-use common::cloudwatch_endpoint;
+use common::{cloudwatch_client as client, cloudwatch_endpoint};
 use support::delay_proxy::{DelayProxy, Mode};
 use support::runtime_api::{Outcome, Registration, RuntimeApi};
 
@@ -49,24 +46,6 @@ const SHUTDOWN_BUDGET: Duration = Duration::from_millis(500);
 const FUNCTION: &str = "SAAS_EXTENSION_TEST_FUNCTION";
 const FUNCTION_CLOUDWATCH: &str = "SAAS_EXTENSION_TEST_CLOUDWATCH";
 const FUNCTION_NAMESPACE: &str = "SAAS_EXTENSION_TEST_NAMESPACE";
-
-/// A client for `endpoint` that tries once.
-fn client(endpoint: &str) -> Client {
-    let config = aws_sdk_cloudwatch::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .retry_config(RetryConfig::standard().with_max_attempts(1))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_millis(500))
-                .operation_timeout(Duration::from_secs(10))
-                .build(),
-        )
-        .build();
-    Client::from_conf(config)
-}
 
 /// A namespace of its own per test and run.
 fn namespace(test: &str) -> String {

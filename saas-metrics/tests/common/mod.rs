@@ -105,3 +105,25 @@ pub(crate) fn cloudwatch_endpoint() -> Option<String> {
         }
     }
 }
+
+/// A CloudWatch client for `endpoint` (moto) that tries once and gives up quickly.
+pub(crate) fn cloudwatch_client(endpoint: &str) -> aws_sdk_cloudwatch::Client {
+    let config = aws_sdk_cloudwatch::Config::builder()
+        .behavior_version(aws_sdk_cloudwatch::config::BehaviorVersion::latest())
+        .region(aws_sdk_cloudwatch::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .retry_config(
+            aws_sdk_cloudwatch::config::retry::RetryConfig::standard().with_max_attempts(1),
+        )
+        .timeout_config(
+            aws_sdk_cloudwatch::config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_millis(500))
+                .operation_timeout(std::time::Duration::from_secs(10))
+                .build(),
+        )
+        .build();
+    aws_sdk_cloudwatch::Client::from_conf(config)
+}
