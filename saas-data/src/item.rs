@@ -154,10 +154,7 @@ pub(crate) fn decode<T: DeserializeOwned>(
     mut item: Item,
 ) -> Result<Option<Record<T>>> {
     if !owned_by(&item, ns) {
-        tracing::warn!(
-            target: "saas_data::isolation",
-            "item with a foreign tenant attribute skipped"
-        );
+        foreign_item_skipped();
         return Ok(None);
     }
     let version =
@@ -171,6 +168,14 @@ pub(crate) fn decode<T: DeserializeOwned>(
     let value = serde_dynamo::from_item(item)
         .map_err(|e| Error::InvalidItem(format!("cannot deserialize item: {e}")))?;
     Ok(Some(Record::new(key, version, value)))
+}
+
+/// Logs a read that found an item under the namespace's key with another owner.
+pub(crate) fn foreign_item_skipped() {
+    tracing::warn!(
+        target: "saas_data::isolation",
+        "item with a foreign tenant attribute skipped"
+    );
 }
 
 /// Refuses an item over [`MAX_ITEM_SIZE`].
@@ -211,10 +216,19 @@ pub(crate) fn value_size(value: &AttributeValue) -> usize {
     }
 }
 
-fn number_size(n: &str) -> usize {
+/// A number's size: one byte per two significant digits of its mantissa, plus one.
+pub(crate) fn number_size(n: &str) -> usize {
     let mantissa = n.split(['e', 'E']).next().unwrap_or("");
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
+    // Digits from the first non-zero one to the last non-zero one, counted without copying.
+    let (mut digits, mut first, mut last) = (0usize, None, 0usize);
+    for b in mantissa.bytes().filter(u8::is_ascii_digit) {
+        if b != b'0' {
+            first.get_or_insert(digits);
+            last = digits;
+        }
+        digits += 1;
+    }
+    let significant = first.map_or(0, |first| last - first + 1);
     significant.max(1).div_ceil(2) + 1
 }
 
@@ -282,6 +296,9 @@ mod tests {
         assert_eq!(number_size("-0.0012300"), 2 + 1);
         assert_eq!(number_size("0"), 2);
         assert_eq!(number_size("1e10"), 2);
+        assert_eq!(number_size("100.25"), 3 + 1);
+        assert_eq!(number_size("0.000"), 2);
+        assert_eq!(number_size("-12345678901234567890"), 10 + 1);
         let mut item = Item::new();
         item.insert("ab".into(), AttributeValue::S("xyz".into()));
         item.insert(

@@ -70,6 +70,7 @@ mod registry;
 mod scope;
 mod silo;
 mod store;
+mod stored;
 mod transaction;
 pub mod usage;
 

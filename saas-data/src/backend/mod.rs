@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::expr::{Cond, UpdateAction};
 use crate::item::Item;
 use crate::query::SortCondition;
+use crate::stored::StoredItem;
 use crate::usage::Capacity;
 
 #[cfg(feature = "dynamodb")]
@@ -123,7 +124,7 @@ pub(crate) struct QueryRequest {
 /// One `Query` call's answer.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct QueryOutput {
-    pub(crate) items: Vec<Item>,
+    pub(crate) items: Vec<StoredItem>,
     /// `LastEvaluatedKey`'s sort key: set when the call stopped at its limit or at 1 MB, even if
     /// nothing follows (as DynamoDB does).
     pub(crate) last_sort: Option<String>,
@@ -208,7 +209,7 @@ pub(crate) enum TableState {
 
 /// What a storage engine must do. Implemented by the DynamoDB and embedded backends.
 pub(crate) trait RawBackend: Send + Sync + fmt::Debug + 'static {
-    fn get(&self, req: GetRequest) -> BoxFuture<'_, BackendResult<Option<Item>>>;
+    fn get(&self, req: GetRequest) -> BoxFuture<'_, BackendResult<Option<StoredItem>>>;
     fn put(&self, req: PutRequest) -> BoxFuture<'_, BackendResult<()>>;
     fn update(&self, req: UpdateRequest) -> BoxFuture<'_, BackendResult<Item>>;
     fn delete(&self, req: DeleteRequest) -> BoxFuture<'_, BackendResult<()>>;

@@ -17,6 +17,7 @@ use crate::expr::{CmpOp, Cond, Condition, Update, UpdateAction};
 use crate::item::{self, Item, PK, Record, TENANT, VERSION};
 use crate::key::{Key, Namespace, shard_of};
 use crate::store::{DataStore, Location};
+use crate::stored::StoredItem;
 use crate::usage::{Capacity, Operation, Totals, Usage, write_units};
 
 mod batch;
@@ -231,7 +232,9 @@ impl DataScope {
             self.store.inner.backend.0.get(req),
         )
         .await
-        .map_err(flatten)
+        .map_err(flatten)?
+        .map(StoredItem::into_attributes)
+        .transpose()
     }
 
     /// Why a write on an existing item failed: not there (or not ours), another version, or
@@ -286,7 +289,9 @@ impl DataScope {
             .await
             .map_err(flatten)?;
         match found {
-            Some(item) => item::decode(&self.ns, key.partition(), item)?.ok_or(Error::NotFound),
+            Some(item) => item
+                .into_record(&self.ns, key.partition())?
+                .ok_or(Error::NotFound),
             None => Err(Error::NotFound),
         }
     }

@@ -7,14 +7,14 @@ use super::{DataScope, flatten};
 use crate::backend::QueryRequest;
 use crate::cursor::Position;
 use crate::error::Result;
-use crate::item::{self, Item};
 use crate::query::{Page, Query};
 use crate::store::Location;
+use crate::stored::StoredItem;
 use crate::usage::Operation;
 
 /// What one shard gave for a page.
 struct ShardRun {
-    items: Vec<Item>,
+    items: Vec<StoredItem>,
     /// No items of this shard after those in `items`.
     exhausted: bool,
 }
@@ -62,14 +62,14 @@ impl DataScope {
         // Merge the shards' runs in sort key order; sort keys are unique across shards because
         // a key lives in exactly one shard.
         let fetched: Vec<usize> = runs.iter().map(|r| r.items.len()).collect();
-        let mut tagged: Vec<(usize, Item)> = runs
+        let mut tagged: Vec<(usize, StoredItem)> = runs
             .iter_mut()
             .enumerate()
             .flat_map(|(shard, run)| run.items.drain(..).map(move |item| (shard, item)))
             .collect();
         if shards > 1 {
             tagged.sort_by(|(_, a), (_, b)| {
-                let (a, b) = (item::sort_of(a), item::sort_of(b));
+                let (a, b) = (a.sort(), b.sort());
                 if query.descending {
                     b.cmp(&a)
                 } else {
@@ -85,7 +85,7 @@ impl DataScope {
             let mut next = positions;
             let mut taken = vec![0usize; shards];
             for (shard, item) in &tagged {
-                if let Some(sort) = item::sort_of(item) {
+                if let Some(sort) = item.sort() {
                     next[*shard] = Position::After(sort.to_owned());
                     taken[*shard] += 1;
                 }
@@ -100,7 +100,7 @@ impl DataScope {
 
         let mut items = Vec::with_capacity(tagged.len());
         for (_, raw) in tagged {
-            if let Some(record) = item::decode(&self.ns, &query.partition, raw)? {
+            if let Some(record) = raw.into_record(&self.ns, &query.partition)? {
                 items.push(record);
             }
         }
@@ -139,11 +139,7 @@ impl DataScope {
                 )
                 .await
                 .map_err(flatten)?;
-            items.extend(
-                out.items
-                    .into_iter()
-                    .filter(|i| item::owned_by(i, &self.ns)),
-            );
+            items.extend(out.items.into_iter().filter(|i| i.owned_by(&self.ns)));
             match out.last_sort {
                 Some(last) if items.len() < want => start = Some(last),
                 Some(_) => {

@@ -15,6 +15,7 @@ use crate::backend::{
 };
 use crate::error::Error;
 use crate::item::Item;
+use crate::stored::StoredItem;
 use crate::usage::Capacity;
 use crate::{DataStore, Key, Query};
 
@@ -62,7 +63,7 @@ impl Flaky {
 }
 
 impl RawBackend for Flaky {
-    fn get(&self, req: GetRequest) -> BoxFuture<'_, BackendResult<Option<Item>>> {
+    fn get(&self, req: GetRequest) -> BoxFuture<'_, BackendResult<Option<StoredItem>>> {
         self.inner.0.get(req)
     }
     fn put(&self, req: PutRequest) -> BoxFuture<'_, BackendResult<()>> {

@@ -33,6 +33,7 @@ use super::{
 };
 use crate::error::Error;
 use crate::item::{Item, PK, SK};
+use crate::stored::StoredItem;
 use crate::usage::Capacity;
 
 mod convert;
@@ -150,7 +151,7 @@ impl DynamoDb {
         Ok(None)
     }
 
-    async fn get_item(&self, req: GetRequest) -> BackendResult<Option<Item>> {
+    async fn get_item(&self, req: GetRequest) -> BackendResult<Option<StoredItem>> {
         let config = self.call_config([req.key.pk.as_str()]).await?;
         let out = self
             .client
@@ -165,7 +166,11 @@ impl DynamoDb {
             .await
             .map_err(sdk_error)?;
         let capacity = capacity(out.consumed_capacity(), Charge::Read);
-        let value = out.item.map(from_sdk_item).transpose()?;
+        let value = out
+            .item
+            .map(from_sdk_item)
+            .transpose()?
+            .map(StoredItem::from);
         Ok(Output { value, capacity })
     }
 
@@ -286,7 +291,7 @@ impl DynamoDb {
             .items
             .unwrap_or_default()
             .into_iter()
-            .map(from_sdk_item)
+            .map(|item| from_sdk_item(item).map(StoredItem::from))
             .collect::<Result<_, _>>()?;
         Ok(Output {
             value: QueryOutput { items, last_sort },
@@ -471,7 +476,7 @@ impl DynamoDb {
 }
 
 impl RawBackend for DynamoDb {
-    fn get(&self, req: GetRequest) -> BoxFuture<'_, BackendResult<Option<Item>>> {
+    fn get(&self, req: GetRequest) -> BoxFuture<'_, BackendResult<Option<StoredItem>>> {
         let span = debug_span!("dynamodb.get", table = %req.table);
         Box::pin(self.get_item(req).instrument(span))
     }

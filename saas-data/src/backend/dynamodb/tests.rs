@@ -13,6 +13,7 @@ use super::*;
 use crate::backend::{BackendError, PhysKey};
 use crate::expr::{CmpOp, Cond, UpdateAction};
 use crate::query::SortCondition;
+use crate::stored::StoredItem;
 
 fn endpoint() -> Option<String> {
     match std::env::var("SAAS_TEST_MOTO_ENDPOINT") {
@@ -98,7 +99,8 @@ async fn get(backend: &Backend, table: &Arc<str>, key: PhysKey) -> Option<Item> 
         key,
         consistent: true,
     };
-    backend.0.get(req).await.unwrap().value
+    let found = backend.0.get(req).await.unwrap().value;
+    found.map(|item| item.into_attributes().unwrap())
 }
 
 fn query(table: &Arc<str>, pk: &str, sort: SortCondition) -> QueryRequest {
@@ -113,11 +115,8 @@ fn query(table: &Arc<str>, pk: &str, sort: SortCondition) -> QueryRequest {
     }
 }
 
-fn sorts(items: &[Item]) -> Vec<String> {
-    items
-        .iter()
-        .map(|i| crate::item::sort_of(i).unwrap().to_owned())
-        .collect()
+fn sorts(items: &[StoredItem]) -> Vec<String> {
+    items.iter().map(|i| i.sort().unwrap().to_owned()).collect()
 }
 
 #[tokio::test]

@@ -13,26 +13,26 @@ use serde_dynamo::AttributeValue;
 use crate::item::Item;
 
 /// The first byte of every stored item.
-const FORMAT: u8 = 1;
+pub(super) const FORMAT: u8 = 1;
 /// How deep containers may nest (DynamoDB's limit is 32).
 pub(super) const MAX_DEPTH: usize = 32;
 
-const TAG_N: u8 = 0;
-const TAG_S: u8 = 1;
-const TAG_FALSE: u8 = 2;
-const TAG_TRUE: u8 = 3;
-const TAG_B: u8 = 4;
-const TAG_NULL_FALSE: u8 = 5;
-const TAG_NULL_TRUE: u8 = 6;
-const TAG_M: u8 = 7;
-const TAG_L: u8 = 8;
-const TAG_SS: u8 = 9;
-const TAG_NS: u8 = 10;
-const TAG_BS: u8 = 11;
+pub(super) const TAG_N: u8 = 0;
+pub(super) const TAG_S: u8 = 1;
+pub(super) const TAG_FALSE: u8 = 2;
+pub(super) const TAG_TRUE: u8 = 3;
+pub(super) const TAG_B: u8 = 4;
+pub(super) const TAG_NULL_FALSE: u8 = 5;
+pub(super) const TAG_NULL_TRUE: u8 = 6;
+pub(super) const TAG_M: u8 = 7;
+pub(super) const TAG_L: u8 = 8;
+pub(super) const TAG_SS: u8 = 9;
+pub(super) const TAG_NS: u8 = 10;
+pub(super) const TAG_BS: u8 = 11;
 
 /// Stored bytes that are not an encoded item.
 #[derive(Debug)]
-pub(super) struct CorruptItem(&'static str);
+pub(crate) struct CorruptItem(pub(super) &'static str);
 
 impl fmt::Display for CorruptItem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -137,10 +137,11 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Item, CorruptItem> {
     Ok(item)
 }
 
-struct Reader<'a>(&'a [u8]);
+/// Reads the encoding, checking every length against what is left.
+pub(super) struct Reader<'a>(pub(super) &'a [u8]);
 
 impl<'a> Reader<'a> {
-    fn byte(&mut self) -> Result<u8, CorruptItem> {
+    pub(super) fn byte(&mut self) -> Result<u8, CorruptItem> {
         let (&b, rest) = self.0.split_first().ok_or(CorruptItem("truncated"))?;
         self.0 = rest;
         Ok(b)
@@ -148,7 +149,7 @@ impl<'a> Reader<'a> {
 
     /// A length or count: every element takes at least one byte, so it cannot exceed what is
     /// left.
-    fn len(&mut self) -> Result<usize, CorruptItem> {
+    pub(super) fn len(&mut self) -> Result<usize, CorruptItem> {
         let mut n: u64 = 0;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
@@ -166,7 +167,7 @@ impl<'a> Reader<'a> {
         Err(CorruptItem("length overflows"))
     }
 
-    fn bytes(&mut self) -> Result<&'a [u8], CorruptItem> {
+    pub(super) fn bytes(&mut self) -> Result<&'a [u8], CorruptItem> {
         let len = self.len()?;
         let (bytes, rest) = self
             .0
@@ -176,11 +177,13 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
+    /// A string, borrowed from the encoding.
+    pub(super) fn str(&mut self) -> Result<&'a str, CorruptItem> {
+        std::str::from_utf8(self.bytes()?).map_err(|_| CorruptItem("invalid UTF-8"))
+    }
+
     fn string(&mut self) -> Result<String, CorruptItem> {
-        let bytes = self.bytes()?;
-        std::str::from_utf8(bytes)
-            .map(str::to_owned)
-            .map_err(|_| CorruptItem("invalid UTF-8"))
+        self.str().map(str::to_owned)
     }
 
     fn strings(&mut self) -> Result<Vec<String>, CorruptItem> {
@@ -245,7 +248,7 @@ impl<'a> Reader<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     pub(crate) fn every_variant() -> Item {

@@ -47,6 +47,7 @@ async fn get(e: &Embedded, k: &PhysKey) -> Option<Item> {
     .await
     .unwrap()
     .value
+    .map(|item| item.into_attributes().unwrap())
 }
 
 type Answer<T> = oneshot::Receiver<BackendResult<T>>;

@@ -27,6 +27,8 @@
 
 mod codec;
 mod db;
+mod deserializer;
+mod encoded;
 mod eval;
 mod number;
 mod ops;
@@ -49,7 +51,11 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::item::{Item, item_size};
+use crate::stored::StoredItem;
 use crate::usage::Capacity;
+
+pub(crate) use self::deserializer::{DeError, from_encoded};
+pub(crate) use self::encoded::EncodedItem;
 
 impl Backend {
     /// An embedded store in memory (for unit tests): nothing survives the process.
@@ -212,7 +218,7 @@ impl Embedded {
 }
 
 impl RawBackend for Embedded {
-    fn get(&self, req: GetRequest) -> BoxFuture<'_, BackendResult<Option<Item>>> {
+    fn get(&self, req: GetRequest) -> BoxFuture<'_, BackendResult<Option<StoredItem>>> {
         self.run(move |db| ops::get(db, &req))
     }
 

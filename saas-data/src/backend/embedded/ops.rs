@@ -7,7 +7,8 @@ use std::ops::Bound;
 use redb::{Database, ReadableDatabase, WriteTransaction};
 use serde_dynamo::AttributeValue;
 
-use super::db::{Applied, Db, Torn, decode, ensure_table, load, read_items, store, write_items};
+use super::db::{Applied, Db, Torn, ensure_table, load, read_items, store, write_items};
+use super::encoded::EncodedItem;
 use super::eval;
 use crate::backend::{
     BATCH_GET_MAX, BATCH_WRITE_MAX, BackendError, BackendResult, BatchGetOutput, BatchGetRequest,
@@ -18,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::expr::{Cond, UpdateAction};
 use crate::item::{Item, PK, SK, check_size, item_size};
 use crate::query::SortCondition;
+use crate::stored::StoredItem;
 use crate::usage::{Capacity, read_units, write_units};
 
 /// Refuses keys DynamoDB refuses: empty, or longer than 2048 (partition) / 1024 (sort) bytes.
@@ -98,14 +100,23 @@ fn read_capacity(bytes: usize, consistent: bool) -> Capacity {
 }
 
 /// `GetItem`.
-pub(super) fn get(db: &Database, req: &GetRequest) -> BackendResult<Option<Item>> {
+pub(super) fn get(db: &Database, req: &GetRequest) -> BackendResult<Option<StoredItem>> {
     check_key(&req.key)?;
     let txn = db.begin_read().db()?;
-    let item = load(&read_items(&txn, &req.table)?, &req.key)?;
+    let table = read_items(&txn, &req.table)?;
+    let item = match table.get((req.key.pk.as_str(), req.key.sk.as_str())).db()? {
+        Some(value) => Some(read_encoded(value.value())?),
+        None => None,
+    };
     Ok(Output {
-        capacity: read_capacity(size(item.as_ref()), req.consistent),
-        value: item,
+        capacity: read_capacity(item.as_ref().map_or(0, EncodedItem::size), req.consistent),
+        value: item.map(StoredItem::Encoded),
     })
+}
+
+/// A stored item, checked, kept encoded.
+fn read_encoded(bytes: &[u8]) -> Result<EncodedItem> {
+    EncodedItem::read(bytes).map_err(|e| Error::Internal(Box::new(e)))
 }
 
 // Every write comes in two halves: a check of the request alone, made by the caller before the
@@ -225,9 +236,9 @@ pub(super) fn query(db: &Database, req: &QueryRequest) -> BackendResult<QueryOut
             if !req.sort.matches(sk) {
                 continue;
             }
-            let item = decode(value.value())?;
-            bytes += item_size(&item);
-            items.push(item);
+            let item = read_encoded(value.value())?;
+            bytes += item.size();
+            items.push(StoredItem::Encoded(item));
             if items.len() >= limit || bytes >= QUERY_PAGE_BYTES {
                 last_sort = Some(sk.to_owned());
                 break;

@@ -75,6 +75,7 @@ async fn get(e: &Embedded, k: &PhysKey) -> Option<Item> {
     .await
     .unwrap()
     .value
+    .map(|item| item.into_attributes().unwrap())
 }
 
 async fn query(
@@ -102,10 +103,7 @@ async fn query(
 fn sorts(out: &QueryOutput) -> Vec<&str> {
     out.items
         .iter()
-        .map(|i| match i.get(SK) {
-            Some(AttributeValue::S(sk)) => sk.as_str(),
-            _ => panic!("no sort key"),
-        })
+        .map(|i| i.sort().expect("no sort key"))
         .collect()
 }
 
@@ -291,7 +289,12 @@ async fn a_query_stops_after_the_item_that_crosses_one_megabyte() {
         })
         .await
         .unwrap();
-    let bytes: usize = out.value.items.iter().map(item_size).sum();
+    let bytes: usize = out
+        .value
+        .items
+        .iter()
+        .map(|i| item_size(&i.clone().into_attributes().unwrap()))
+        .sum();
     assert_eq!(out.capacity, Capacity::new(read_units(bytes, false), 0.0));
     assert_eq!(out.capacity.read_units, 150.0);
 }
@@ -729,7 +732,13 @@ async fn batches_read_and_write_in_one_call() {
         .await
         .unwrap();
     let found = QueryOutput {
-        items: read.value.items.clone(),
+        items: read
+            .value
+            .items
+            .iter()
+            .cloned()
+            .map(StoredItem::from)
+            .collect(),
         last_sort: None,
     };
     let mut found = sorts(&found);
