@@ -114,6 +114,15 @@ pub(crate) struct ListView {
     pub(crate) created_at: String,
 }
 
+/// A page as answered: its items, and the cursor of the next page (`null` on the last).
+#[derive(Debug, Serialize)]
+pub(crate) struct PageView<T> {
+    /// The page's items.
+    pub(crate) items: Vec<T>,
+    /// Where the next page starts.
+    pub(crate) next_cursor: Option<String>,
+}
+
 /// A todo as answered.
 #[derive(Debug, Serialize)]
 pub(crate) struct TodoView {

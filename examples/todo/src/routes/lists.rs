@@ -8,15 +8,14 @@ use http::StatusCode;
 use saas_core::{Identity, TenantContext, TenantId, Tier};
 use saas_data::{Key, Update};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::{caller_email, require};
 use crate::app::AppState;
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::model::{
-    IndexRecord, ListRecord, ListRole, ListView, MemberRecord, index_key, index_partition,
-    member_key, meta_key, new_id, now,
+    IndexRecord, ListRecord, ListRole, ListView, MemberRecord, PageView, index_key,
+    index_partition, member_key, meta_key, new_id, now,
 };
 
 /// `{"name"}`.
@@ -154,7 +153,7 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     identity: Identity,
     params: Result<Query<PageParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PageView<ListView>>, ApiError> {
     let (limit, cursor) = page(params)?;
     let email = caller_email(Some(identity.user()))?;
     let index = state.store.system("the user's list index").data();
@@ -198,9 +197,10 @@ pub(crate) async fn list(
             Some((_, Err(e))) => return Err(e.into()),
         }
     }
-    Ok(Json(
-        json!({"items": items, "next_cursor": page.next_cursor}),
-    ))
+    Ok(Json(PageView {
+        items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 async fn view(state: &AppState, ctx: &TenantContext) -> Result<ListView, ApiError> {

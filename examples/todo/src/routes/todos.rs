@@ -6,7 +6,6 @@ use axum::extract::{Path, Query, State};
 use http::{HeaderMap, StatusCode, header};
 use saas_core::TenantContext;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::lists::{PageParams, page};
 use super::{caller_email, require};
@@ -14,7 +13,7 @@ use crate::app::AppState;
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::events::{Kind, change, record as record_event};
-use crate::model::{ListRole, TodoRecord, TodoView, new_id, now, todo_key};
+use crate::model::{ListRole, PageView, TodoRecord, TodoView, new_id, now, todo_key};
 
 /// `{"title"}`.
 #[derive(Debug, Deserialize)]
@@ -76,7 +75,7 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     ctx: TenantContext,
     params: Result<Query<PageParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PageView<TodoView>>, ApiError> {
     require(&ctx, ListRole::Viewer)?;
     let (limit, cursor) = page(params)?;
     let mut query = saas_data::Query::partition("todo").limit(limit);
@@ -92,9 +91,10 @@ pub(crate) async fn list(
             TodoView::new(key.sort(), version, item)
         })
         .collect();
-    Ok(Json(
-        json!({"items": items, "next_cursor": page.next_cursor}),
-    ))
+    Ok(Json(PageView {
+        items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// `GET /lists/{list}/todos/{todo}`.
