@@ -21,9 +21,10 @@
 //! every request of its batch `Unavailable`, none as written.
 //!
 //! In memory, each write is its own transaction, committed inline in the returned future (the
-//! same code with a batch of one). Reads run in read transactions and see committed data only;
-//! redb is synchronous, so on a file they run on Tokio's blocking pool and never stall the async
-//! runtime.
+//! same code with a batch of one). Reads run in read transactions and see committed data only.
+//! A get or a query page (bounded: 400 KB, 1 MB) runs inline in the caller's future, from redb's
+//! page cache; a batch get (up to 100 items) and table lookups run on Tokio's blocking pool on a
+//! file.
 
 mod codec;
 mod db;
@@ -203,9 +204,7 @@ impl Embedded {
         let db = self.db.clone();
         let blocking = self.path.is_some();
         Box::pin(async move {
-            let db = db.ok_or_else(|| {
-                Error::Unavailable("the in-memory store could not be created".into())
-            })?;
+            let db = db.ok_or_else(unavailable)?;
             match tokio::runtime::Handle::try_current() {
                 Ok(runtime) if blocking => runtime
                     .spawn_blocking(move || work(&db))
@@ -215,11 +214,33 @@ impl Embedded {
             }
         })
     }
+
+    /// Runs `work`, a bounded read (one item of at most 400 KB, or one query page of at most
+    /// 1 MB), inline in the caller's future, in memory and on a file alike.
+    ///
+    /// redb serves reads from its own page cache, so once the pages have been read a bounded
+    /// read is CPU work of microseconds (about 15 µs for a page of 50 small items), less than
+    /// the hand-off to the blocking pool and back costs: the load bench went from 8.2k to
+    /// 11.2k pages/s (`docs/performance.md`). A page not yet cached is read with `pread`.
+    fn run_inline<T, E>(
+        &self,
+        work: impl FnOnce(&Database) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E>
+    where
+        E: From<Error>,
+    {
+        let db = self.db.as_deref().ok_or_else(unavailable)?;
+        work(db)
+    }
+}
+
+fn unavailable() -> Error {
+    Error::Unavailable("the in-memory store could not be created".into())
 }
 
 impl RawBackend for Embedded {
     fn get(&self, req: GetRequest) -> BoxFuture<'_, BackendResult<Option<StoredItem>>> {
-        self.run(move |db| ops::get(db, &req))
+        Box::pin(async move { self.run_inline(|db| ops::get(db, &req)) })
     }
 
     fn put(&self, req: PutRequest) -> BoxFuture<'_, BackendResult<()>> {
@@ -248,7 +269,7 @@ impl RawBackend for Embedded {
     }
 
     fn query(&self, req: QueryRequest) -> BoxFuture<'_, BackendResult<QueryOutput>> {
-        self.run(move |db| ops::query(db, &req))
+        Box::pin(async move { self.run_inline(|db| ops::query(db, &req)) })
     }
 
     fn batch_get(&self, req: BatchGetRequest) -> BoxFuture<'_, BackendResult<BatchGetOutput>> {
