@@ -31,7 +31,12 @@ pub const RESERVED_ATTRIBUTES: &[&str] = &[PK, SK, TENANT, VERSION];
 pub const MAX_ITEM_SIZE: usize = 400 * 1024;
 
 pub(crate) fn is_reserved(name: &str) -> bool {
-    RESERVED_ATTRIBUTES.contains(&name) || name.starts_with("_saas")
+    is_reserved_name(name.as_bytes())
+}
+
+/// [`is_reserved`] on a name's bytes.
+pub(crate) fn is_reserved_name(name: &[u8]) -> bool {
+    RESERVED_ATTRIBUTES.iter().any(|r| r.as_bytes() == name) || name.starts_with(b"_saas")
 }
 
 /// An item read back: its key, its version and the application's value.
@@ -218,10 +223,18 @@ pub(crate) fn value_size(value: &AttributeValue) -> usize {
 
 /// A number's size: one byte per two significant digits of its mantissa, plus one.
 pub(crate) fn number_size(n: &str) -> usize {
-    let mantissa = n.split(['e', 'E']).next().unwrap_or("");
+    number_size_of(n.as_bytes())
+}
+
+/// [`number_size`] of a number's text as bytes.
+pub(crate) fn number_size_of(n: &[u8]) -> usize {
+    let mantissa = n
+        .split(|&b| b == b'e' || b == b'E')
+        .next()
+        .unwrap_or_default();
     // Digits from the first non-zero one to the last non-zero one, counted without copying.
     let (mut digits, mut first, mut last) = (0usize, None, 0usize);
-    for b in mantissa.bytes().filter(u8::is_ascii_digit) {
+    for &b in mantissa.iter().filter(|b| b.is_ascii_digit()) {
         if b != b'0' {
             first.get_or_insert(digits);
             last = digits;

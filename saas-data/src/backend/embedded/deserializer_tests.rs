@@ -355,3 +355,22 @@ proptest! {
         prop_assert_eq!(direct.ok(), dynamo.ok());
     }
 }
+
+#[test]
+fn invalid_text_is_corrupt_where_it_is_read() {
+    use super::super::codec::{FORMAT, TAG_S};
+    use super::DeError;
+    // One attribute `t`, a string of one byte that is not UTF-8.
+    let bytes = [FORMAT, 1, 1, b't', TAG_S, 1, 0xff];
+    let item = EncodedItem::read(&bytes).unwrap();
+    let read = from_encoded::<HashMap<String, String>>(&item);
+    assert!(matches!(read, Err(DeError::Corrupt(_))), "{read:?}");
+    assert!(item.to_item().is_err());
+    // A field a type ignores is still read (as serde_dynamo reads it), so checked too.
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Nothing {}
+    assert!(matches!(
+        from_encoded::<Nothing>(&item),
+        Err(DeError::Corrupt(_))
+    ));
+}

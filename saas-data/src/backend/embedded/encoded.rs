@@ -2,11 +2,12 @@
 //!
 //! A query reads dozens of items per page and keeps most of them only long enough to check
 //! their owner and turn them into the application's type. [`EncodedItem`] keeps the stored bytes
-//! as they are: reading one walks the encoding once, checking all of it as
-//! [`codec::decode`](super::codec::decode) does (lengths, tags, UTF-8, depth, repeated names)
-//! and noting where the crate's own attributes are and the item's size as DynamoDB counts it.
-//! The value is then deserialized straight from the bytes ([`super::deserializer`]), with no
-//! [`AttributeValue`](serde_dynamo::AttributeValue) in between.
+//! as they are: reading one walks the encoding once, checking its structure as
+//! [`codec::decode`](super::codec::decode) does (lengths, tags, depth, repeated names) and
+//! noting where the crate's own attributes are and the item's size as DynamoDB counts it. The
+//! value is then deserialized straight from the bytes ([`super::deserializer`]), with no
+//! [`AttributeValue`](serde_dynamo::AttributeValue) in between. Text is checked for UTF-8 where
+//! it is read (by the deserializer, or as the owner and sort key), once, not in the walk.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -16,7 +17,7 @@ use super::codec::{
     self, CorruptItem, FORMAT, MAX_DEPTH, Reader, TAG_B, TAG_BS, TAG_FALSE, TAG_L, TAG_M, TAG_N,
     TAG_NS, TAG_NULL_FALSE, TAG_NULL_TRUE, TAG_S, TAG_SS, TAG_TRUE,
 };
-use crate::item::{Item, SK, TENANT, VERSION, is_reserved, number_size};
+use crate::item::{Item, SK, TENANT, VERSION, is_reserved_name, number_size_of};
 
 /// A stored item, checked, with its key, owner and version attributes located.
 #[derive(Clone, PartialEq, Eq)]
@@ -57,19 +58,20 @@ impl EncodedItem {
         let (mut size, mut attributes) = (0, 0);
         let mut names = Names::default();
         for _ in 0..r.len()? {
-            let name = r.str()?;
+            let name = r.bytes()?;
             names.insert(name)?;
             let tag = r.byte()?;
             let start = offset(&r);
             let value_size = walk_value(&mut r, tag, 0)?;
             size += name.len() + value_size;
-            match (name, tag) {
-                (SK, TAG_S) => sort = Some(string_span(bytes, start, offset(&r))?),
-                (TENANT, TAG_S) => tenant = Some(string_span(bytes, start, offset(&r))?),
-                (VERSION, TAG_N) => version = number_at(bytes, start)?.parse().ok(),
-                _ => {}
+            if tag == TAG_S && name == SK.as_bytes() {
+                sort = Some(string_span(bytes, start, offset(&r))?);
+            } else if tag == TAG_S && name == TENANT.as_bytes() {
+                tenant = Some(string_span(bytes, start, offset(&r))?);
+            } else if tag == TAG_N && name == VERSION.as_bytes() {
+                version = number_at(bytes, start)?.parse().ok();
             }
-            if !is_reserved(name) {
+            if !is_reserved_name(name) {
                 attributes += 1;
             }
         }
@@ -86,12 +88,12 @@ impl EncodedItem {
         })
     }
 
-    /// The `_sk` attribute, if it is a string.
+    /// The `_sk` attribute, if it is a (UTF-8) string.
     pub(crate) fn sort(&self) -> Option<&str> {
         self.str_at(self.sort.as_ref())
     }
 
-    /// The `_tenant` attribute, if it is a string.
+    /// The `_tenant` attribute, if it is a (UTF-8) string.
     pub(crate) fn owner(&self) -> Option<&str> {
         self.str_at(self.tenant.as_ref())
     }
@@ -144,13 +146,13 @@ fn number_at(bytes: &[u8], start: usize) -> Result<&str, CorruptItem> {
 /// usual case) need no allocation.
 #[derive(Default)]
 struct Names<'a> {
-    few: [&'a str; 16],
+    few: [&'a [u8]; 16],
     count: usize,
-    many: Option<HashSet<&'a str>>,
+    many: Option<HashSet<&'a [u8]>>,
 }
 
 impl<'a> Names<'a> {
-    fn insert(&mut self, name: &'a str) -> Result<(), CorruptItem> {
+    fn insert(&mut self, name: &'a [u8]) -> Result<(), CorruptItem> {
         let repeated = match &mut self.many {
             Some(many) => !many.insert(name),
             None if self.count < self.few.len() => {
@@ -163,7 +165,7 @@ impl<'a> Names<'a> {
                 repeated
             }
             None => {
-                let mut many: HashSet<&str> = self.few.iter().copied().collect();
+                let mut many: HashSet<&[u8]> = self.few.iter().copied().collect();
                 let repeated = !many.insert(name);
                 self.many = Some(many);
                 repeated
@@ -177,8 +179,9 @@ impl<'a> Names<'a> {
     }
 }
 
-/// Checks the value of tag `tag` at `depth` containers deep and moves past it; returns its size
-/// as [`value_size`](crate::item::value_size) counts it.
+/// Checks the structure of the value of tag `tag` at `depth` containers deep (not its text's
+/// UTF-8) and moves past it; returns its size as [`value_size`](crate::item::value_size) counts
+/// it.
 fn walk_value(r: &mut Reader<'_>, tag: u8, depth: usize) -> Result<usize, CorruptItem> {
     let nested = || {
         if depth >= MAX_DEPTH {
@@ -188,8 +191,8 @@ fn walk_value(r: &mut Reader<'_>, tag: u8, depth: usize) -> Result<usize, Corrup
         }
     };
     Ok(match tag {
-        TAG_N => number_size(r.str()?),
-        TAG_S => r.str()?.len(),
+        TAG_N => number_size_of(r.bytes()?),
+        TAG_S => r.bytes()?.len(),
         TAG_B => r.bytes()?.len(),
         TAG_FALSE | TAG_TRUE | TAG_NULL_FALSE | TAG_NULL_TRUE => 1,
         TAG_M => {
@@ -197,7 +200,7 @@ fn walk_value(r: &mut Reader<'_>, tag: u8, depth: usize) -> Result<usize, Corrup
             let mut names = Names::default();
             let mut size = 3;
             for _ in 0..r.len()? {
-                let name = r.str()?;
+                let name = r.bytes()?;
                 names.insert(name)?;
                 let tag = r.byte()?;
                 size += 1 + name.len() + walk_value(r, tag, depth)?;
@@ -216,14 +219,14 @@ fn walk_value(r: &mut Reader<'_>, tag: u8, depth: usize) -> Result<usize, Corrup
         TAG_SS => {
             let mut size = 0;
             for _ in 0..r.len()? {
-                size += r.str()?.len();
+                size += r.bytes()?.len();
             }
             size
         }
         TAG_NS => {
             let mut size = 0;
             for _ in 0..r.len()? {
-                size += number_size(r.str()?);
+                size += number_size_of(r.bytes()?);
             }
             size
         }
@@ -281,7 +284,7 @@ mod tests {
     }
 
     #[test]
-    fn corrupt_bytes_are_errors_exactly_when_decode_says_so() {
+    fn corrupt_bytes_are_errors_when_decode_says_so() {
         let bytes = codec::encode(&codec::tests::every_variant());
         for len in 0..bytes.len() {
             assert!(
@@ -298,6 +301,12 @@ mod tests {
                     Ok(item) => {
                         let read = read.unwrap_or_else(|e| panic!("{at} ^ {flip:#x}: {e}"));
                         assert_eq!(read.size(), item_size(&item), "{at} ^ {flip:#x}");
+                    }
+                    // Text is checked where it is read, not in the walk.
+                    Err(CorruptItem("invalid UTF-8")) => {
+                        if let Ok(read) = read {
+                            assert!(read.to_item().is_err(), "{at} ^ {flip:#x}");
+                        }
                     }
                     Err(_) => assert!(read.is_err(), "{at} ^ {flip:#x}"),
                 }
