@@ -218,10 +218,10 @@ impl Embedded {
     /// Runs `work`, a bounded read (one item of at most 400 KB, or one query page of at most
     /// 1 MB), inline in the caller's future, in memory and on a file alike.
     ///
-    /// redb serves reads from its own page cache, so once the pages have been read a bounded
-    /// read is CPU work of microseconds (about 15 µs for a page of 50 small items), less than
-    /// the hand-off to the blocking pool and back costs: the load bench went from 8.2k to
-    /// 11.2k pages/s (`docs/performance.md`). A page not yet cached is read with `pread`.
+    /// redb serves reads from its own page cache (1 GiB by default), so once the pages have been
+    /// read a bounded read is CPU work, which costs less than the hand-off to the blocking pool
+    /// and back: the load bench went from 8.2k to 11.2k pages of 50 todos per second with it
+    /// (`docs/performance.md`). A page not yet cached is read with `pread`.
     fn run_inline<T, E>(
         &self,
         work: impl FnOnce(&Database) -> std::result::Result<T, E>,
