@@ -440,65 +440,36 @@ mod tests {
     use super::*;
 
     /// The JWKS client's lazily made verifier does verify: a server whose certificate no root
-    /// vouches for (a fresh self-signed one, `openssl s_server`) is refused at the handshake.
+    /// vouches for (a fresh self-signed one for `localhost`, made here) is refused at the
+    /// handshake.
     #[tokio::test]
     async fn the_jwks_client_refuses_an_untrusted_certificate() {
-        let dir = tempfile::tempdir().unwrap();
-        let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
-        let made = std::process::Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            ])
-            .args([
-                "-subj",
-                "/CN=localhost",
-                "-addext",
-                "subjectAltName=DNS:localhost",
-                "-addext",
-                "basicConstraints=critical,CA:FALSE",
-            ])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .output();
-        if !made.is_ok_and(|o| o.status.success()) {
-            return; // No openssl here: nothing to test against.
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut server = std::process::Command::new("openssl")
-            .args(["s_server", "-quiet", "-WWW", "-accept", &port.to_string()])
-            .arg("-cert")
-            .arg(&cert)
-            .arg("-key")
-            .arg(&key)
-            .current_dir(dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let client = jwks_client().unwrap();
-        let url = format!("https://localhost:{port}/cert.pem");
-        let mut outcome = None;
-        for _ in 0..50 {
-            match client.get(&url).send().await {
-                Err(e) if e.is_connect() && format!("{e:?}").contains("refused") => {
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-                other => {
-                    outcome = Some(other);
-                    break;
-                }
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![made.cert.der().clone()], key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let _ = acceptor.accept(stream).await;
             }
-        }
-        let _ = server.kill();
-        let _ = server.wait();
-        let err = outcome.expect("s_server never listened").unwrap_err();
+        });
+        let client = jwks_client().unwrap();
+        let err = client
+            .get(format!("https://localhost:{port}/jwks.json"))
+            .send()
+            .await
+            .unwrap_err();
         let text = format!("{err:?}");
         assert!(text.contains("InvalidCertificate("), "{text}");
+        server.abort();
     }
 }
