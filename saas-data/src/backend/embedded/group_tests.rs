@@ -7,18 +7,12 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 use super::db::Failed;
-use super::tests::{item, key, n, s};
+use super::tests::{T, get, item, key, n, s, table};
 use super::writer::{self, Job, MAX_BATCH};
 use super::*;
-use crate::backend::{BackendError, DeleteRequest, Output, PhysKey};
+use crate::backend::{BackendError, DeleteRequest, Output};
 use crate::expr::{CmpOp, Cond, UpdateAction};
 use crate::item::PK;
-
-const T: &str = "items";
-
-fn table() -> Arc<str> {
-    Arc::from(T)
-}
 
 fn not_there() -> Option<Cond> {
     Some(Cond::NotExists(PK.to_owned()))
@@ -36,18 +30,6 @@ async fn open(path: &Path) -> Embedded {
     let e = Embedded::open(path).unwrap();
     e.create_table(T).await.unwrap();
     e
-}
-
-async fn get(e: &Embedded, k: &PhysKey) -> Option<Item> {
-    e.get(GetRequest {
-        table: table(),
-        key: k.clone(),
-        consistent: true,
-    })
-    .await
-    .unwrap()
-    .value
-    .map(|item| item.into_attributes().unwrap())
 }
 
 type Answer<T> = oneshot::Receiver<BackendResult<T>>;

@@ -16,7 +16,7 @@ use crate::item::{Item, MAX_ITEM_SIZE, PK, SK, item_size};
 use crate::query::SortCondition;
 use crate::usage::read_units;
 
-const T: &str = "items";
+pub(super) const T: &str = "items";
 
 async fn store() -> Embedded {
     let e = Embedded::in_memory();
@@ -49,7 +49,7 @@ pub(super) fn item(pk: &str, sk: &str, attrs: &[(&str, AttributeValue)]) -> Item
     item
 }
 
-fn table() -> Arc<str> {
+pub(super) fn table() -> Arc<str> {
     Arc::from(T)
 }
 
@@ -66,7 +66,7 @@ async fn put(e: &Embedded, item: Item, condition: Option<Cond>) -> BackendResult
     .await
 }
 
-async fn get(e: &Embedded, k: &PhysKey) -> Option<Item> {
+pub(super) async fn get(e: &Embedded, k: &PhysKey) -> Option<Item> {
     e.get(GetRequest {
         table: table(),
         key: k.clone(),
