@@ -1,5 +1,5 @@
-//! The embedded backend under load: get and put through the tenant scope on a store holding
-//! 100,000 items, in memory and in a file. Prints throughput and p50/p99 latencies from one
+//! The embedded backend under load: get, put and a page of 50 through the tenant scope on a store
+//! holding 100,000 items, in memory and in a file. Prints throughput and p50/p99 latencies from one
 //! timed pass of 20,000 operations each (criterion's statistics follow).
 #![allow(
     clippy::expect_used,
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use saas_core::TenantContext;
-use saas_data::{Backend, DataStore, Key};
+use saas_data::{Backend, DataStore, Key, Query};
 use serde::{Deserialize, Serialize};
 
 const ITEMS: usize = 100_000;
@@ -126,6 +126,19 @@ fn benches(c: &mut Criterion) {
                 i = (i + 7919) % ITEMS;
                 rt.block_on(async { data.put(&key(i), &todo(i)).await })
                     .unwrap()
+            })
+        });
+        // The read path of a list page: 51 items read, owner-checked and deserialized, 50 kept.
+        group.bench_function("query_page_50", |b| {
+            b.iter(|| {
+                let page = rt
+                    .block_on(async {
+                        data.query::<Todo>(Query::partition("todos").limit(50))
+                            .await
+                    })
+                    .unwrap();
+                assert_eq!(page.items.len(), 50);
+                page
             })
         });
         group.finish();
