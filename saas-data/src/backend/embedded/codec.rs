@@ -124,6 +124,15 @@ fn put_value(out: &mut Vec<u8>, value: &AttributeValue) {
     }
 }
 
+/// The depth of the values inside a container at `depth`: an error past [`MAX_DEPTH`].
+pub(super) fn nested(depth: usize) -> Result<usize, CorruptItem> {
+    if depth >= MAX_DEPTH {
+        Err(CorruptItem("nested too deep"))
+    } else {
+        Ok(depth + 1)
+    }
+}
+
 /// Decodes an item written by [`encode`].
 pub(super) fn decode(bytes: &[u8]) -> Result<Item, CorruptItem> {
     let mut r = Reader(bytes);
@@ -207,13 +216,7 @@ impl<'a> Reader<'a> {
     /// A value at `depth` containers deep.
     fn value(&mut self, depth: usize) -> Result<AttributeValue, CorruptItem> {
         let tag = self.byte()?;
-        let nested = || {
-            if depth >= MAX_DEPTH {
-                Err(CorruptItem("nested too deep"))
-            } else {
-                Ok(depth + 1)
-            }
-        };
+        let nested = || nested(depth);
         Ok(match tag {
             TAG_N => AttributeValue::N(self.string()?),
             TAG_S => AttributeValue::S(self.string()?),

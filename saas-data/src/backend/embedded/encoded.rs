@@ -14,8 +14,8 @@ use std::fmt;
 use std::ops::Range;
 
 use super::codec::{
-    self, CorruptItem, FORMAT, MAX_DEPTH, Reader, TAG_B, TAG_BS, TAG_FALSE, TAG_L, TAG_M, TAG_N,
-    TAG_NS, TAG_NULL_FALSE, TAG_NULL_TRUE, TAG_S, TAG_SS, TAG_TRUE,
+    self, CorruptItem, FORMAT, Reader, TAG_B, TAG_BS, TAG_FALSE, TAG_L, TAG_M, TAG_N, TAG_NS,
+    TAG_NULL_FALSE, TAG_NULL_TRUE, TAG_S, TAG_SS, TAG_TRUE,
 };
 use crate::item::{Item, SK, TENANT, VERSION, is_reserved_name, number_size_of};
 
@@ -183,13 +183,7 @@ impl<'a> Names<'a> {
 /// UTF-8) and moves past it; returns its size as [`value_size`](crate::item::value_size) counts
 /// it.
 fn walk_value(r: &mut Reader<'_>, tag: u8, depth: usize) -> Result<usize, CorruptItem> {
-    let nested = || {
-        if depth >= MAX_DEPTH {
-            Err(CorruptItem("nested too deep"))
-        } else {
-            Ok(depth + 1)
-        }
-    };
+    let nested = || codec::nested(depth);
     Ok(match tag {
         TAG_N => number_size_of(r.bytes()?),
         TAG_S => r.bytes()?.len(),
