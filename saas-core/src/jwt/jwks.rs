@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
+use jsonwebtoken::jwk::{Jwk, KeyAlgorithm, PublicKeyUse};
 use serde_json::Value;
 
 use super::error::JwtError;
 use super::issuer::SUPPORTED_ALGORITHMS;
+use super::public_key::{KeyKind, PublicKey};
 
 /// A public key ready to check signatures, with what it may check.
 ///
@@ -19,19 +20,13 @@ use super::issuer::SUPPORTED_ALGORITHMS;
 /// publishes it unchanged under the same `kid`; the token cache relies on that to tell whether
 /// the key that verified a cached token is still trusted.
 pub(crate) struct VerifyKey {
-    pub(crate) decoding: DecodingKey,
+    /// Parsed once for each algorithm the key may check.
+    pub(crate) public: PublicKey,
     kind: KeyKind,
     alg: Option<Algorithm>,
     kid: String,
     /// SHA-256 of the JWK as published, to recognise the same key in a later fetch.
     material: [u8; 32],
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum KeyKind {
-    Rsa,
-    P256,
-    P384,
 }
 
 impl VerifyKey {
@@ -41,14 +36,7 @@ impl VerifyKey {
         if self.alg.is_some_and(|pinned| pinned != alg) {
             return false;
         }
-        matches!(
-            (self.kind, alg),
-            (
-                KeyKind::Rsa,
-                Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512
-            ) | (KeyKind::P256, Algorithm::ES256)
-                | (KeyKind::P384, Algorithm::ES384)
-        )
+        self.kind.fits(alg)
     }
 }
 
@@ -129,25 +117,23 @@ fn usable_key(jwk: &Jwk, kid: String, material: [u8; 32]) -> Option<VerifyKey> {
             Some(alg)
         }
     };
-    let kind = match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => KeyKind::Rsa,
-        AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
-            EllipticCurve::P256 => KeyKind::P256,
-            EllipticCurve::P384 => KeyKind::P384,
-            _ => return None,
-        },
-        _ => return None,
+    let kind = KeyKind::of(jwk)?;
+    // A JWK whose pinned alg does not fit its key type can verify nothing.
+    if alg.is_some_and(|a| !kind.fits(a)) {
+        return None;
+    }
+    let algorithms = match alg {
+        Some(alg) => vec![alg],
+        None => SUPPORTED_ALGORITHMS.to_vec(),
     };
-    let decoding = DecodingKey::from_jwk(jwk).ok()?;
-    let key = VerifyKey {
-        decoding,
+    let public = PublicKey::from_jwk(jwk, kind, &algorithms)?;
+    Some(VerifyKey {
+        public,
         kind,
         alg,
         kid,
         material,
-    };
-    // A JWK whose pinned alg does not fit its key type can verify nothing.
-    (alg.is_none() || alg.is_some_and(|a| key.accepts(a))).then_some(key)
+    })
 }
 
 fn key_algorithm(alg: KeyAlgorithm) -> Option<Algorithm> {
