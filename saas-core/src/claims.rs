@@ -31,7 +31,7 @@ enum Repr {
 }
 
 /// Claims whose values are all strings: names and values one after another in `text`, the
-/// entries sorted by name.
+/// entries in [`name_order`].
 struct StringClaims {
     text: Box<str>,
     entries: Box<[StringEntry]>,
@@ -47,6 +47,17 @@ struct StringEntry {
 }
 
 impl StringClaims {
+    /// The entry's name as bytes: for comparisons, without the char-boundary checks of a `str`
+    /// slice.
+    #[inline]
+    fn name_bytes(&self, e: &StringEntry) -> &[u8] {
+        let start = e.start as usize;
+        self.text
+            .as_bytes()
+            .get(start..start + e.name_len as usize)
+            .unwrap_or_default()
+    }
+
     fn name(&self, e: &StringEntry) -> &str {
         let start = e.start as usize;
         self.text
@@ -64,7 +75,7 @@ impl StringClaims {
     fn get(&self, name: &str) -> Option<&str> {
         let at = self
             .entries
-            .binary_search_by(|e| self.name(e).cmp(name))
+            .binary_search_by(|e| name_order(self.name_bytes(e), name.as_bytes()))
             .ok()?;
         self.entries.get(at).map(|e| self.value(e))
     }
@@ -82,6 +93,12 @@ impl StringClaims {
                 .collect()
         })
     }
+}
+
+/// The order of [`StringClaims`]' entries: by length, then by bytes. Names of different
+/// lengths (most of them) are told apart without comparing their bytes.
+fn name_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
 /// One claim, as it is held.
@@ -126,28 +143,26 @@ impl Claims {
     /// name given twice keeps its last value, as a JSON object would.
     #[cfg_attr(not(feature = "apigw-v2"), allow(dead_code))]
     pub(crate) fn from_strings<'a>(
-        claims: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+        claims: impl ExactSizeIterator<Item = (&'a str, &'a str)> + Clone,
     ) -> Self {
-        let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(claims.len());
-        pairs.extend(claims);
-        // Stable: of a repeated name, the last one is kept below.
-        pairs.sort_by(|a, b| a.0.cmp(b.0));
-        let bytes: usize = pairs.iter().map(|(n, v)| n.len() + v.len()).sum();
+        let bytes: usize = claims.clone().map(|(n, v)| n.len() + v.len()).sum();
         if u32::try_from(bytes).is_err() {
             // Over 4 GiB of claims cannot come from API Gateway; keep them as JSON all the same.
             return Self::new(
-                pairs
-                    .into_iter()
+                claims
                     .map(|(n, v)| (n.to_owned(), Value::String(v.to_owned())))
                     .collect(),
             );
         }
+        let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(claims.len());
+        pairs.extend(claims);
+        // Latest first, then a stable sort: of a repeated name, the first left is the last given.
+        pairs.reverse();
+        pairs.sort_by(|a, b| name_order(a.0.as_bytes(), b.0.as_bytes()));
+        pairs.dedup_by(|later, earlier| later.0 == earlier.0);
         let mut text = String::with_capacity(bytes);
         let mut entries: Vec<StringEntry> = Vec::with_capacity(pairs.len());
-        for (i, (name, value)) in pairs.iter().enumerate() {
-            if pairs.get(i + 1).is_some_and(|next| next.0 == *name) {
-                continue;
-            }
+        for (name, value) in pairs {
             // Within u32: the total is.
             entries.push(StringEntry {
                 start: text.len() as u32,
