@@ -600,7 +600,8 @@ function checkInputs(options: TodoOptions): void {
   if (missing.length > 0) {
     throw new Error(
       `no Lambda build in ${options.lambdaDir} for ${missing.join(', ')}: run ` +
-      '`cargo lambda build --release --arm64` at the workspace root, or pass -c lambdaDir=<dir>',
+      '`cargo lambda build --release --arm64 -p todo-example --no-default-features` at the workspace root, ' +
+      'or pass -c lambdaDir=<dir>',
     );
   }
   if (!fs.existsSync(path.join(options.webDir, 'index.html'))) {

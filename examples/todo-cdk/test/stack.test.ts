@@ -436,7 +436,7 @@ describe('options', () => {
   });
 
   it('say what to build when a build output is missing', () => {
-    assert.throws(() => synth({ lambdaDir: '/nonexistent' }), /cargo lambda build --release --arm64/);
+    assert.throws(() => synth({ lambdaDir: '/nonexistent' }), /cargo lambda build --release --arm64 -p todo-example --no-default-features/);
     assert.throws(() => synth({ webDir: '/nonexistent' }), /npm ci && npm run build/);
   });
 

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::response::IntoResponse;
 use rustls::client::danger::ServerCertVerifier;
-use saas_core::dev_issuer::DevIssuer;
+#[cfg(feature = "local")]
+pub use saas_core::dev_issuer::DevIssuer;
 use saas_core::jwt::{Issuer, JwtVerifier};
 use saas_core::{
     Identity, Membership, MembershipError, RequireTenantLayer, TenantId, TenantRejection,
@@ -81,6 +82,23 @@ pub const SILO_TIERS: &[Tier] = &[Tier::Premium, Tier::Platinum];
 /// The table the embedded store and the local run use.
 pub const LOCAL_TABLE: &str = "todo";
 
+/// The development issuer: not in a build without the `local` feature, where no value of it
+/// exists and [`AppState::dev`] is always `None`.
+#[cfg(not(feature = "local"))]
+#[derive(Debug, Clone)]
+pub enum DevIssuer {}
+
+#[cfg(not(feature = "local"))]
+impl DevIssuer {
+    pub(crate) fn mint(&self, _email: &str) -> Result<String, std::convert::Infallible> {
+        match *self {}
+    }
+
+    pub(crate) fn jwks_json(&self) -> String {
+        match *self {}
+    }
+}
+
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -88,8 +106,13 @@ pub enum StartError {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     /// The development issuer's key.
+    #[cfg(feature = "local")]
     #[error("development issuer: {0}")]
     DevIssuer(#[from] saas_core::dev_issuer::DevIssuerError),
+    /// The configuration needs a part this build leaves out (built without the `local`
+    /// feature, as the Lambda binaries are).
+    #[error("{0} is not in this build (the `local` feature is off)")]
+    NotBuiltIn(&'static str),
     /// The verifier's configuration.
     #[error("verifier: {0}")]
     Verifier(#[from] saas_core::jwt::ConfigError),
@@ -135,10 +158,13 @@ async fn open_store_with(
         None => crate::secret::load_or_create(&config.data_dir.join("cursor.key"))?,
     };
     let (backend, table) = match &config.store {
+        #[cfg(feature = "local")]
         StoreConfig::Embedded => (
             Backend::open(config.data_dir.join("store.redb"))?,
             LOCAL_TABLE.to_owned(),
         ),
+        #[cfg(not(feature = "local"))]
+        StoreConfig::Embedded => return Err(StartError::NotBuiltIn("the embedded store")),
         StoreConfig::Dynamodb { table } => {
             let client = match sdk {
                 Some(sdk) => aws_sdk_dynamodb::Client::new(sdk),
@@ -183,9 +209,17 @@ pub fn verifier(
     public_url: &str,
 ) -> Result<(JwtVerifier, Option<DevIssuer>), StartError> {
     Ok(match &config.identity {
+        #[cfg(feature = "local")]
         IdentityConfig::Development => {
             let dev = DevIssuer::open(&config.data_dir, public_url)?;
             (dev.verifier_builder().build()?, Some(dev))
+        }
+        #[cfg(not(feature = "local"))]
+        IdentityConfig::Development => {
+            let _ = public_url;
+            return Err(StartError::NotBuiltIn(
+                "the development issuer (TODO_ISSUER is not set)",
+            ));
         }
         IdentityConfig::Issuer {
             issuer,
@@ -302,6 +336,12 @@ pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError>
     // rest of init and the first poll for an event. A request that needs the keys before the
     // fetch is done waits for that same fetch (the verifier merges them); if it failed, the
     // request answers 503 and the keys are fetched again after the cooldown.
+    #[cfg(not(feature = "local"))]
+    if config.web_dir.is_some() {
+        return Err(StartError::NotBuiltIn(
+            "serving the web client (TODO_WEB_DIR)",
+        ));
+    }
     let (verifier, dev) = verifier(config, public_url)?;
     let prewarm = tokio::spawn({
         let verifier = verifier.clone();
@@ -471,5 +511,38 @@ mod tests {
         let text = format!("{err:?}");
         assert!(text.contains("InvalidCertificate("), "{text}");
         server.abort();
+    }
+
+    /// Built without `local` (as the Lambda binaries are), each local part the configuration
+    /// asks for is refused at start with what it is, never served.
+    #[cfg(not(feature = "local"))]
+    #[tokio::test]
+    async fn without_local_the_local_parts_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let refused = |config: Config| async move {
+            match build(&config, "http://127.0.0.1:1").await {
+                Err(StartError::NotBuiltIn(what)) => what,
+                Err(other) => panic!("{other}"),
+                Ok(_) => panic!("started"),
+            }
+        };
+        let local = Config::local(dir.path());
+        assert!(refused(local.clone()).await.contains("development issuer"));
+
+        let mut with_issuer = local.clone();
+        with_issuer.identity = IdentityConfig::Issuer {
+            issuer: "http://127.0.0.1:1".into(),
+            jwks_url: "http://127.0.0.1:1/jwks.json".into(),
+            audiences: vec!["app".into()],
+        };
+        assert!(
+            refused(with_issuer.clone())
+                .await
+                .contains("embedded store")
+        );
+
+        let mut with_web = with_issuer;
+        with_web.web_dir = Some(dir.path().to_owned());
+        assert!(refused(with_web).await.contains("web client"));
     }
 }

@@ -62,7 +62,8 @@ pub struct Config {
     /// background task), rather than once a second.
     pub flush_usage_each_request: bool,
     /// The built web client served at `/` (`TODO_WEB_DIR`, default the example's
-    /// `examples/todo-web/dist`); `None` serves none (on Lambda, S3 and CloudFront serve it).
+    /// `examples/todo-web/dist` when built with the `local` feature); `None` serves none (on
+    /// Lambda, S3 and CloudFront serve it).
     pub web_dir: Option<PathBuf>,
     /// Silo tables for the lists of premium owners; `None` keeps every list in the pool.
     pub silo: Option<SiloConfig>,
@@ -159,11 +160,11 @@ impl Config {
             });
         }
         config.event_bus = var("TODO_EVENT_BUS");
-        config.web_dir = Some(
-            var("TODO_WEB_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(crate::web::BUILT_CLIENT)),
-        );
+        config.web_dir = var("TODO_WEB_DIR").map(PathBuf::from);
+        #[cfg(feature = "local")]
+        if config.web_dir.is_none() {
+            config.web_dir = Some(PathBuf::from(crate::web::BUILT_CLIENT));
+        }
         if let Some(key) = var("TODO_CURSOR_KEY") {
             if key.len() < 32 {
                 return Err(ConfigError {

@@ -24,9 +24,12 @@ mod quota;
 mod routes;
 mod secret;
 mod server;
+#[cfg(feature = "local")]
 mod web;
 
-pub use app::{App, AppState, LOCAL_TABLE, SILO_TIERS, StartError, build, open_store, verifier};
+pub use app::{
+    App, AppState, DevIssuer, LOCAL_TABLE, SILO_TIERS, StartError, build, open_store, verifier,
+};
 pub use config::{Config, ConfigError, IdentityConfig, SiloConfig, StoreConfig};
 pub use error::ApiError;
 pub use server::Server;

@@ -73,7 +73,11 @@ pub(crate) fn router(
     let routes = public.merge(caller).merge(list);
     match web_dir {
         // What no route answers may be one of the web client's files.
+        #[cfg(feature = "local")]
         Some(dir) => routes.fallback_service(crate::web::router(dir)),
+        // Refused at start: see `app::build`.
+        #[cfg(not(feature = "local"))]
+        Some(_) => routes.fallback(|| async { ApiError::NotFound }),
         None => routes.fallback(|| async { ApiError::NotFound }),
     }
     .with_state(state)
