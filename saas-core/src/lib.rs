@@ -36,7 +36,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `jwt` | yes | [`jwt::JwtVerifier`]: JWKS-cached verification and a verified-token cache (`jsonwebtoken` on aws-lc-rs, `reqwest`, `quick_cache`) |
+//! | `jwt` | yes | [`jwt::JwtVerifier`]: JWKS-cached verification and a verified-token cache (`jsonwebtoken` for the JWKS, aws-lc-rs, `reqwest`, `quick_cache`) |
 //! | `apigw-v1` | | REST API events and authorizer responses (`aws_lambda_events`) |
 //! | `apigw-v2` | | HTTP API events and simple authorizer responses |
 //! | `lambda` | | Lambda's tenant id (`lambda_runtime::Context`) |
