@@ -143,23 +143,24 @@ impl Claims {
     /// name given twice keeps its last value, as a JSON object would.
     #[cfg_attr(not(feature = "apigw-v2"), allow(dead_code))]
     pub(crate) fn from_strings<'a>(
-        claims: impl ExactSizeIterator<Item = (&'a str, &'a str)> + Clone,
+        claims: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
     ) -> Self {
-        let bytes: usize = claims.clone().map(|(n, v)| n.len() + v.len()).sum();
-        if u32::try_from(bytes).is_err() {
-            // Over 4 GiB of claims cannot come from API Gateway; keep them as JSON all the same.
-            return Self::new(
-                claims
-                    .map(|(n, v)| (n.to_owned(), Value::String(v.to_owned())))
-                    .collect(),
-            );
-        }
         let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(claims.len());
         pairs.extend(claims);
         // Latest first, then a stable sort: of a repeated name, the first left is the last given.
         pairs.reverse();
         pairs.sort_by(|a, b| name_order(a.0.as_bytes(), b.0.as_bytes()));
         pairs.dedup_by(|later, earlier| later.0 == earlier.0);
+        let bytes: usize = pairs.iter().map(|(n, v)| n.len() + v.len()).sum();
+        if u32::try_from(bytes).is_err() {
+            // Over 4 GiB of claims cannot come from API Gateway; keep them as JSON all the same.
+            return Self::new(
+                pairs
+                    .into_iter()
+                    .map(|(n, v)| (n.to_owned(), Value::String(v.to_owned())))
+                    .collect(),
+            );
+        }
         let mut text = String::with_capacity(bytes);
         let mut entries: Vec<StringEntry> = Vec::with_capacity(pairs.len());
         for (name, value) in pairs {

@@ -75,10 +75,8 @@ pub(crate) fn router(
         // What no route answers may be one of the web client's files.
         #[cfg(feature = "local")]
         Some(dir) => routes.fallback_service(crate::web::router(dir)),
-        // Refused at start: see `app::build`.
-        #[cfg(not(feature = "local"))]
-        Some(_) => routes.fallback(|| async { ApiError::NotFound }),
-        None => routes.fallback(|| async { ApiError::NotFound }),
+        // Without `local`, a web directory is refused at start (`app::build`).
+        _ => routes.fallback(|| async { ApiError::NotFound }),
     }
     .with_state(state)
 }
