@@ -61,43 +61,12 @@ impl PublicKey {
     /// are not base64url, do not form a key (a point off the curve, an empty modulus), or fit
     /// none of `algorithms`.
     pub(crate) fn from_jwk(jwk: &Jwk, kind: KeyKind, algorithms: &[Algorithm]) -> Option<Self> {
-        let parsed = match &jwk.algorithm {
-            AlgorithmParameters::RSA(rsa) => {
-                let n = URL_SAFE_NO_PAD.decode(&rsa.n).ok()?;
-                let e = URL_SAFE_NO_PAD.decode(&rsa.e).ok()?;
-                let components = RsaPublicKeyComponents {
-                    n: without_leading_zeros(&n),
-                    e: without_leading_zeros(&e),
-                };
-                algorithms
-                    .iter()
-                    .filter(|alg| kind.fits(**alg))
-                    .map(|&alg| {
-                        let key = components.to_parsed_public_key(rsa_parameters(alg)?).ok()?;
-                        Some((alg, key))
-                    })
-                    .collect::<Option<Vec<_>>>()?
-            }
-            AlgorithmParameters::EllipticCurve(ec) => {
-                // SEC 1 uncompressed point: 0x04, x, y.
-                let mut point = vec![0x04];
-                point.extend(URL_SAFE_NO_PAD.decode(&ec.x).ok()?);
-                point.extend(URL_SAFE_NO_PAD.decode(&ec.y).ok()?);
-                algorithms
-                    .iter()
-                    .filter(|alg| kind.fits(**alg))
-                    .map(|&alg| {
-                        let curve = match alg {
-                            Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
-                            Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
-                            _ => return None,
-                        };
-                        Some((alg, ParsedPublicKey::new(curve, &point).ok()?))
-                    })
-                    .collect::<Option<Vec<_>>>()?
-            }
-            _ => return None,
-        };
+        let material = Material::of(jwk)?;
+        let parsed = algorithms
+            .iter()
+            .filter(|alg| kind.fits(**alg))
+            .map(|&alg| Some((alg, material.parse(alg)?)))
+            .collect::<Option<Vec<_>>>()?;
         (!parsed.is_empty()).then_some(Self { parsed })
     }
 
@@ -123,6 +92,53 @@ impl PublicKey {
             return Ok(false);
         };
         Ok(key.verify_sig(message, signature).is_ok())
+    }
+}
+
+/// A JWK's key material, decoded.
+enum Material {
+    /// The modulus and the exponent, big-endian.
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+    /// The SEC 1 uncompressed point: 0x04, x, y.
+    Ec(Vec<u8>),
+}
+
+impl Material {
+    fn of(jwk: &Jwk) -> Option<Self> {
+        Some(match &jwk.algorithm {
+            AlgorithmParameters::RSA(rsa) => Self::Rsa {
+                n: URL_SAFE_NO_PAD.decode(&rsa.n).ok()?,
+                e: URL_SAFE_NO_PAD.decode(&rsa.e).ok()?,
+            },
+            AlgorithmParameters::EllipticCurve(ec) => {
+                let mut point = vec![0x04];
+                point.extend(URL_SAFE_NO_PAD.decode(&ec.x).ok()?);
+                point.extend(URL_SAFE_NO_PAD.decode(&ec.y).ok()?);
+                Self::Ec(point)
+            }
+            _ => return None,
+        })
+    }
+
+    /// The key for `alg`; `None` if the material forms no such key.
+    fn parse(&self, alg: Algorithm) -> Option<ParsedPublicKey> {
+        match self {
+            Self::Rsa { n, e } => {
+                let components = RsaPublicKeyComponents {
+                    n: without_leading_zeros(n),
+                    e: without_leading_zeros(e),
+                };
+                components.to_parsed_public_key(rsa_parameters(alg)?).ok()
+            }
+            Self::Ec(point) => {
+                let curve = match alg {
+                    Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+                    Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+                    _ => return None,
+                };
+                ParsedPublicKey::new(curve, point).ok()
+            }
+        }
     }
 }
 
