@@ -122,11 +122,11 @@ fn usable_key(jwk: &Jwk, kid: String, material: [u8; 32]) -> Option<VerifyKey> {
     if alg.is_some_and(|a| !kind.fits(a)) {
         return None;
     }
-    let algorithms = match alg {
-        Some(alg) => vec![alg],
-        None => SUPPORTED_ALGORITHMS.to_vec(),
+    let algorithms = match &alg {
+        Some(alg) => std::slice::from_ref(alg),
+        None => &SUPPORTED_ALGORITHMS[..],
     };
-    let public = PublicKey::from_jwk(jwk, kind, &algorithms)?;
+    let public = PublicKey::from_jwk(jwk, kind, algorithms)?;
     Some(VerifyKey {
         public,
         kind,
