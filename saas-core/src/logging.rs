@@ -1,15 +1,18 @@
 //! JSON logs for Lambda, with the tenant on every line.
 
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::fmt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::{SubscriberInitExt, TryInitError};
-use tracing_subscriber::{EnvFilter, fmt};
 
 /// Installs a global `tracing` subscriber that writes one JSON object per line to stdout, as
 /// Lambda's JSON log format expects: `timestamp`, `level`, `message`, the event's fields, and
 /// `spans` with the fields of every enclosing span (so `tenant.id`, `tenant.tier`, `user.sub` and
 /// `aws.request_id` from [`RequireTenantLayer`](crate::RequireTenantLayer) are on every line).
 ///
-/// The level comes from `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else `info`. With
+/// The level comes from `AWS_LAMBDA_LOG_LEVEL` (`TRACE` to `ERROR`, and `FATAL` as `ERROR`), else
+/// `RUST_LOG` (a level, or `target=level` directives such as `info,hyper=warn`), else `info`; a
+/// value that is neither is `info`. With
 /// `AWS_LAMBDA_LOG_FORMAT=Text` it writes plain text instead. Call it once in `main`; a second
 /// call is an error, never a panic. Binaries install subscribers, libraries never do.
 ///
@@ -22,8 +25,7 @@ pub fn init() -> Result<(), TryInitError> {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".into());
-    let filter =
-        EnvFilter::try_new(level.to_ascii_lowercase()).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = log_filter(&level);
     let text = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("text"));
     let registry = tracing_subscriber::registry().with(filter);
     if text {
@@ -33,6 +35,16 @@ pub fn init() -> Result<(), TryInitError> {
     } else {
         registry.with(json_layer()).try_init()
     }
+}
+
+/// What `init` keeps of the events, from a level or `target=level` directives (no regex-based
+/// span filters, as `EnvFilter` has: that would take the regex engine into every binary).
+fn log_filter(level: &str) -> Targets {
+    let level = level.trim().to_ascii_lowercase();
+    let level = if level == "fatal" { "error" } else { &level };
+    level
+        .parse()
+        .unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO))
 }
 
 /// The JSON formatting layer [`init`] uses, to compose with other layers.
@@ -47,4 +59,30 @@ where
         .with_span_list(true)
         .with_target(true)
         .with_ansi(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::log_filter;
+
+    #[test]
+    fn levels_and_directives_as_lambda_and_rust_log_spell_them() {
+        let info = log_filter("INFO");
+        assert!(info.would_enable("app", &Level::INFO));
+        assert!(!info.would_enable("app", &Level::DEBUG));
+        // Lambda's FATAL is tracing's ERROR.
+        let fatal = log_filter("FATAL");
+        assert!(fatal.would_enable("app", &Level::ERROR));
+        assert!(!fatal.would_enable("app", &Level::WARN));
+        let directives = log_filter("debug,hyper=warn");
+        assert!(directives.would_enable("app", &Level::DEBUG));
+        assert!(!directives.would_enable("hyper::proto", &Level::INFO));
+        assert!(directives.would_enable("hyper::proto", &Level::WARN));
+        // What cannot be read is the default.
+        let unreadable = log_filter("info,=;=");
+        assert!(unreadable.would_enable("app", &Level::INFO));
+        assert!(!unreadable.would_enable("app", &Level::DEBUG));
+    }
 }

@@ -12,13 +12,14 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_dynamodb::config::Credentials;
 use saas_core::TenantId;
 use serde_json::json;
 
 use crate::error::{Error, Result};
+use crate::ttl_cache::TtlCache;
 
 /// The item actions a tenant session may use: each carries the partition keys it touches.
 /// (`TransactWriteItems` is authorised through these per-item actions.)
@@ -114,7 +115,7 @@ struct Inner {
     tables: Vec<String>,
     duration: Duration,
     refresh_before: Duration,
-    cache: moka::future::Cache<TenantId, Credentials>,
+    cache: TtlCache<TenantId, Credentials>,
 }
 
 impl fmt::Debug for TenantCredentials {
@@ -162,22 +163,24 @@ impl TenantCredentials {
     }
 
     /// `tenant`'s credentials: cached, or assumed now (concurrent callers share one call).
+    /// Cached credentials are used until `refresh_before` ahead of their expiry, and at most
+    /// the session's duration.
     pub async fn credentials(&self, tenant: &TenantId) -> Result<Credentials> {
         let inner = &self.inner;
-        if let Some(cached) = inner.cache.get(tenant).await {
-            let fresh = cached
-                .expiry()
-                .is_some_and(|exp| exp > SystemTime::now() + inner.refresh_before);
-            if fresh {
-                return Ok(cached);
+        let load = async {
+            let creds = self.assume(tenant).await?;
+            let now = Instant::now();
+            let mut until = now + inner.duration;
+            if let Some(exp) = creds.expiry() {
+                let left = exp
+                    .duration_since(SystemTime::now())
+                    .unwrap_or_default()
+                    .saturating_sub(inner.refresh_before);
+                until = until.min(now + left);
             }
-            inner.cache.invalidate(tenant).await;
-        }
-        inner
-            .cache
-            .try_get_with(tenant.clone(), self.assume(tenant))
-            .await
-            .map_err(|e: Arc<Error>| Error::Unavailable(e.to_string().into()))
+            Ok::<_, Error>((creds, until))
+        };
+        inner.cache.get_or_load(tenant, load).await
     }
 
     async fn assume(&self, tenant: &TenantId) -> Result<Credentials> {
@@ -265,10 +268,7 @@ impl TenantCredentialsBuilder {
         session_policy(&longest, &self.tables)?;
         Ok(TenantCredentials {
             inner: Arc::new(Inner {
-                cache: moka::future::Cache::builder()
-                    .max_capacity(self.max_tenants)
-                    .time_to_live(self.duration)
-                    .build(),
+                cache: TtlCache::new(usize::try_from(self.max_tenants).unwrap_or(usize::MAX)),
                 sts: self.sts,
                 role_arn: self.role_arn,
                 tables: self.tables,

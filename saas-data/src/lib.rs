@@ -72,6 +72,7 @@ mod silo;
 mod store;
 mod stored;
 mod transaction;
+mod ttl_cache;
 pub mod usage;
 
 #[doc(inline)]

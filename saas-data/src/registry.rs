@@ -4,7 +4,7 @@
 use std::fmt;
 use std::future::IntoFuture;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use saas_core::{TenantId, Tier};
 use serde::{Deserialize, Serialize};
@@ -15,6 +15,7 @@ use crate::key::{Key, MAX_SHARDS, Namespace};
 use crate::query::{Page, Query};
 use crate::scope::DataScope;
 use crate::store::{DataStore, Location, Model};
+use crate::ttl_cache::TtlCache;
 use crate::{Record, Update};
 
 /// The registry's partition among the system items of the control table.
@@ -122,16 +123,17 @@ impl TierPolicy {
 /// The per-process cache of registry entries (absent tenants included), with a time to live.
 #[derive(Clone)]
 pub(crate) struct RegistryCache {
-    cache: moka::future::Cache<TenantId, Option<Arc<TenantRecord>>>,
+    cache: Arc<TtlCache<TenantId, Option<Arc<TenantRecord>>>>,
+    ttl: Duration,
 }
 
 impl RegistryCache {
     pub(crate) fn new(ttl: Duration, capacity: u64) -> Self {
         Self {
-            cache: moka::future::Cache::builder()
-                .time_to_live(ttl)
-                .max_capacity(capacity)
-                .build(),
+            cache: Arc::new(TtlCache::new(
+                usize::try_from(capacity).unwrap_or(usize::MAX),
+            )),
+            ttl,
         }
     }
 
@@ -144,28 +146,14 @@ impl RegistryCache {
     ) -> Result<Arc<TenantRecord>> {
         let load = async {
             let record = Registry::new(store.clone()).get(tenant).await?;
-            Ok::<_, Error>(record.map(Arc::new))
+            Ok::<_, Error>((record.map(Arc::new), Instant::now() + self.ttl))
         };
-        let cached = self
-            .cache
-            .try_get_with(tenant.clone(), load)
-            .await
-            .map_err(|shared: Arc<Error>| shared_error(&shared))?;
+        let cached = self.cache.get_or_load(tenant, load).await?;
         cached.ok_or(Error::TenantNotProvisioned("tenant is not registered"))
     }
 
-    pub(crate) async fn invalidate(&self, tenant: &TenantId) {
-        self.cache.invalidate(tenant).await;
-    }
-}
-
-/// A copy of an error shared by several waiters.
-fn shared_error(e: &Error) -> Error {
-    match e {
-        Error::Throttled(_) => Error::Throttled(e.to_string().into()),
-        Error::Unavailable(source) => Error::Unavailable(source.to_string().into()),
-        Error::TenantNotProvisioned(why) => Error::TenantNotProvisioned(why),
-        other => Error::Internal(other.to_string().into()),
+    pub(crate) fn invalidate(&self, tenant: &TenantId) {
+        self.cache.invalidate(tenant);
     }
 }
 
@@ -279,7 +267,7 @@ impl Registry {
             .data()
             .update(&Self::key(tenant)?, Update::new().set("status", &status))
             .await?;
-        self.invalidate(tenant).await;
+        self.invalidate(tenant);
         Ok(record.into_item())
     }
 
@@ -302,13 +290,13 @@ impl Registry {
             Ok(()) | Err(Error::NotFound) => {}
             Err(e) => return Err(e),
         }
-        self.invalidate(tenant).await;
+        self.invalidate(tenant);
         Ok(())
     }
 
-    async fn invalidate(&self, tenant: &TenantId) {
+    fn invalidate(&self, tenant: &TenantId) {
         if let Model::Mixed { cache, .. } = &self.store.inner.model {
-            cache.invalidate(tenant).await;
+            cache.invalidate(tenant);
         }
     }
 

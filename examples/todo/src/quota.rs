@@ -1,23 +1,24 @@
 //! The per-list request quota (`TODO_LIST_RPS`): a token bucket per list, so one noisy list is
 //! answered 429 while every other list goes on as before.
 
+use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use moka::sync::Cache;
+use quick_cache::sync::Cache;
 use saas_core::{TenantContext, TenantId};
 
 use crate::error::ApiError;
 
-/// The buckets of the lists seen lately (idle ones are forgotten, and their next request finds
-/// a full bucket, which is what it would have refilled to anyway).
+/// The buckets of the lists seen lately, at most 100,000 (the coldest are forgotten, and their
+/// next request finds a full bucket, which is what an idle one would have refilled to anyway).
 #[derive(Clone)]
 pub(crate) struct ListQuota {
     rps: f64,
-    buckets: Cache<TenantId, Arc<Mutex<Bucket>>>,
+    buckets: Arc<Cache<TenantId, Arc<Mutex<Bucket>>>>,
 }
 
 struct Bucket {
@@ -30,21 +31,22 @@ impl ListQuota {
     pub(crate) fn new(rps: u32) -> ListQuota {
         ListQuota {
             rps: f64::from(rps.max(1)),
-            buckets: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_idle(Duration::from_secs(60))
-                .build(),
+            buckets: Arc::new(Cache::new(100_000)),
         }
     }
 
     /// Takes one request from `list`'s bucket: `Err(wait)` when it is empty.
     pub(crate) fn take(&self, list: &TenantId, now: Instant) -> Result<(), Duration> {
-        let bucket = self.buckets.get_with_by_ref(list, || {
-            Arc::new(Mutex::new(Bucket {
+        let full = || {
+            Ok::<_, Infallible>(Arc::new(Mutex::new(Bucket {
                 tokens: self.rps,
                 at: now,
-            }))
-        });
+            })))
+        };
+        let bucket = match self.buckets.get_or_insert_with(list, full) {
+            Ok(bucket) => bucket,
+            Err(never) => match never {},
+        };
         let mut b = bucket.lock().unwrap_or_else(|e| e.into_inner());
         let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
         b.tokens = (b.tokens + elapsed * self.rps).min(self.rps);
