@@ -36,7 +36,9 @@ pub(crate) fn is_reserved(name: &str) -> bool {
 
 /// [`is_reserved`] on a name's bytes.
 pub(crate) fn is_reserved_name(name: &[u8]) -> bool {
-    RESERVED_ATTRIBUTES.iter().any(|r| r.as_bytes() == name) || name.starts_with(b"_saas")
+    // Every reserved name starts with `_`; the application's names seldom do.
+    name.first() == Some(&b'_')
+        && (RESERVED_ATTRIBUTES.iter().any(|r| r.as_bytes() == name) || name.starts_with(b"_saas"))
 }
 
 /// An item read back: its key, its version and the application's value.
@@ -276,6 +278,24 @@ mod tests {
         assert_eq!(record.into_item(), todo);
         // Read as another tenant: absent.
         assert!(decode::<Todo>(&ns("b"), "todos", item).unwrap().is_none());
+    }
+
+    #[test]
+    fn reserved_names_are_exactly_the_listed_ones_and_the_saas_prefix() {
+        // `is_reserved_name` looks past the first byte only for `_`.
+        assert!(RESERVED_ATTRIBUTES.iter().all(|r| r.starts_with('_')));
+        for name in RESERVED_ATTRIBUTES
+            .iter()
+            .copied()
+            .chain(["_saas", "_saas_x"])
+        {
+            assert!(is_reserved(name), "{name}");
+        }
+        for name in [
+            "", "_", "_p", "_pkx", "pk", "sk", "x_pk", "_sa", "title", "é",
+        ] {
+            assert!(!is_reserved(name), "{name}");
+        }
     }
 
     #[test]

@@ -159,6 +159,18 @@ impl<'a> Reader<'a> {
     /// A length or count: every element takes at least one byte, so it cannot exceed what is
     /// left.
     pub(super) fn len(&mut self) -> Result<usize, CorruptItem> {
+        // One byte: every length under 128 (most names and strings, every small count).
+        if let Some((&b, rest)) = self.0.split_first()
+            && b & 0x80 == 0
+        {
+            self.0 = rest;
+            let n = usize::from(b);
+            return if n <= rest.len() {
+                Ok(n)
+            } else {
+                Err(CorruptItem("length past the end"))
+            };
+        }
         let mut n: u64 = 0;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
