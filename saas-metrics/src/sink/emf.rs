@@ -367,9 +367,9 @@ pub fn documents(group: &MetricGroup) -> Result<Vec<Vec<u8>>> {
         .collect())
 }
 
-/// Writes EMF documents, one per line, each with a single `write_all` under a lock so that
-/// concurrent invocations never interleave. The documents are made in the sink's own buffer,
-/// under the same lock.
+/// Writes EMF documents, one per line, a flush's documents with a single `write_all` under a
+/// lock so that concurrent invocations never interleave. The documents are made in the sink's
+/// own buffer, under the same lock.
 pub(crate) struct EmfWriter {
     inner: Mutex<Output>,
     stdout: bool,
@@ -414,8 +414,8 @@ impl EmfWriter {
     }
 
     /// Makes a flush's documents with `render` (which appends them to the buffer, with their
-    /// newlines, and their ends to the list), then writes each with one `write_all`. Nothing is
-    /// written if `render` fails.
+    /// newlines, and their ends to the list), then writes them all with one `write_all`.
+    /// Nothing is written if `render` fails.
     pub(crate) fn write_with(
         &self,
         render: impl FnOnce(&mut Vec<u8>, &mut Vec<usize>) -> Result<()>,
@@ -430,13 +430,13 @@ impl EmfWriter {
         buffer.clear();
         ends.clear();
         let result = render(buffer, ends).and_then(|()| {
-            let mut start = 0;
-            for &end in ends.iter() {
-                let document = buffer.get(start..end).unwrap_or_default();
+            // Every document of the flush, each on its own line, in one write: one system call
+            // for a file or stdout, however many documents the flush has.
+            let end = ends.last().copied().unwrap_or(0);
+            if end > 0 {
                 writer
-                    .write_all(document)
+                    .write_all(buffer.get(..end).unwrap_or_default())
                     .map_err(|e| Error::Sink(Box::new(e)))?;
-                start = end;
             }
             writer.flush().map_err(|e| Error::Sink(Box::new(e)))
         });

@@ -307,6 +307,46 @@ fn the_sink_buffer_holds_nothing_between_flushes() {
     assert_eq!(lines[1].as_bytes(), documents(&small).unwrap()[0]);
 }
 
+/// Counts the writes it is given.
+#[derive(Clone, Default)]
+struct Writes(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl io::Write for Writes {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().push(buf.to_vec());
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_flush_of_several_documents_is_one_write_of_whole_lines() {
+    let out = Writes::default();
+    let sink = EmfWriter::new(out.clone());
+    let (a, b) = (simple("tenant-a", "a"), simple("tenant-b", "b"));
+    sink.write_with(|buffer, ends| {
+        write_documents(buffer, ends, &a, true)?;
+        write_documents(buffer, ends, &b, true)
+    })
+    .unwrap();
+    let writes = std::mem::take(&mut *out.0.lock().unwrap());
+    assert_eq!(writes.len(), 1, "one write for the flush");
+    let expected = [
+        documents(&a).unwrap()[0].clone(),
+        b"\n".to_vec(),
+        documents(&b).unwrap()[0].clone(),
+        b"\n".to_vec(),
+    ]
+    .concat();
+    assert_eq!(writes[0], expected);
+    // A flush with nothing to write writes nothing.
+    sink.write_with(|_, _| Ok(())).unwrap();
+    assert!(out.0.lock().unwrap().is_empty());
+}
+
 #[test]
 fn a_flush_that_cannot_be_written_writes_nothing() {
     let out = Shared::default();
