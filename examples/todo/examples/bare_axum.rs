@@ -1,9 +1,9 @@
 //! The floor `scripts/bench-load` measures the todo service against: a bare axum server answering
 //! `GET /lists/{list}/todos` with a fixed JSON page, on the same axum, tokio and hyper as the
 //! `todo` binary (this package's own dependencies and features), served the same way
-//! (`axum::serve` on a `TcpListener`, the multi-thread runtime of `#[tokio::main]`, as
-//! `src/bin/todo.rs`). No token is checked, no store is read, nothing is metered: what is left is
-//! the HTTP stack.
+//! (`axum::serve` on a `TcpListener`, the multi-thread runtime of `#[tokio::main]` and the
+//! mimalloc allocator, as `src/bin/todo.rs`). No token is checked, no store is read, nothing is
+//! metered: what is left is the HTTP stack.
 //!
 //! The page has the shape and size of the service's `?limit=50` page of a list of 200 todos
 //! (`{"items":[todo x 50],"next_cursor"}`, ids, times and emails of the same lengths), built and
@@ -24,6 +24,10 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::header;
 use serde_json::{Value, json};
+
+/// The allocator of the `todo` binary, so that only the service's own work differs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Todos in the page, as in the service's `limit=50`.
 const PAGE: usize = 50;

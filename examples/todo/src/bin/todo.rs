@@ -6,6 +6,11 @@ use std::io::Write;
 
 use todo::{Config, IdentityConfig, Server};
 
+/// mimalloc rather than glibc's allocator: a page of 50 todos makes some 400 small allocations,
+/// and the server answers on several threads at once (docs/performance-todo.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     saas_core::logging::init()?;
