@@ -35,7 +35,7 @@ impl StoredItem {
         match self {
             StoredItem::Attributes(item) => item::owned_by(item, ns),
             #[cfg(feature = "embedded")]
-            StoredItem::Encoded(item) => item.owner() == Some(ns.owner()),
+            StoredItem::Encoded(item) => item.is_owned_by(ns.owner()),
         }
     }
 
@@ -68,7 +68,7 @@ impl StoredItem {
             StoredItem::Attributes(item) => item::decode(ns, partition, item),
             #[cfg(feature = "embedded")]
             StoredItem::Encoded(item) => {
-                if item.owner() != Some(ns.owner()) {
+                if !item.is_owned_by(ns.owner()) {
                     item::foreign_item_skipped();
                     return Ok(None);
                 }

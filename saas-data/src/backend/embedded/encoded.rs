@@ -98,6 +98,15 @@ impl EncodedItem {
         self.str_at(self.tenant.as_ref())
     }
 
+    /// Whether the `_tenant` attribute is the string `owner`: the bytes compared, with no
+    /// UTF-8 check (equal to a `str`'s bytes, they are valid UTF-8).
+    pub(crate) fn is_owned_by(&self, owner: &str) -> bool {
+        self.tenant
+            .as_ref()
+            .and_then(|span| self.bytes.get(span.clone()))
+            .is_some_and(|bytes| bytes == owner.as_bytes())
+    }
+
     /// The `_version` attribute, if it is a whole number.
     pub(crate) fn version(&self) -> Option<u64> {
         self.version
@@ -257,6 +266,12 @@ mod tests {
         let encoded = EncodedItem::read(&bytes).unwrap();
         assert_eq!(encoded.sort(), Some("todo/ü1"));
         assert_eq!(encoded.owner(), Some("list-1"));
+        assert!(encoded.is_owned_by("list-1"));
+        assert!(
+            !encoded.is_owned_by("list-10")
+                && !encoded.is_owned_by("list-")
+                && !encoded.is_owned_by("")
+        );
         assert_eq!(encoded.version(), Some(42));
         assert_eq!(encoded.size(), item_size(&item));
         // Every attribute of every_variant but its `_pk` and `_sk` is the application's.
