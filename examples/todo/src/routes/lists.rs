@@ -153,7 +153,7 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     identity: Identity,
     params: Result<Query<PageParams>, QueryRejection>,
-) -> Result<Json<PageView<ListView>>, ApiError> {
+) -> Result<PageView<ListView>, ApiError> {
     let (limit, cursor) = page(params)?;
     let email = caller_email(Some(identity.user()))?;
     let index = state.store.system("the user's list index").data();
@@ -197,10 +197,10 @@ pub(crate) async fn list(
             Some((_, Err(e))) => return Err(e.into()),
         }
     }
-    Ok(Json(PageView {
+    Ok(PageView {
         items,
         next_cursor: page.next_cursor,
-    }))
+    })
 }
 
 async fn view(state: &AppState, ctx: &TenantContext) -> Result<ListView, ApiError> {

@@ -75,7 +75,7 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     ctx: TenantContext,
     params: Result<Query<PageParams>, QueryRejection>,
-) -> Result<Json<PageView<TodoView>>, ApiError> {
+) -> Result<PageView<TodoView>, ApiError> {
     require(&ctx, ListRole::Viewer)?;
     let (limit, cursor) = page(params)?;
     let mut query = saas_data::Query::partition("todo").limit(limit);
@@ -91,10 +91,10 @@ pub(crate) async fn list(
             TodoView::new(key.sort(), version, item)
         })
         .collect();
-    Ok(Json(PageView {
+    Ok(PageView {
         items,
         next_cursor: page.next_cursor,
-    }))
+    })
 }
 
 /// `GET /lists/{list}/todos/{todo}`.
