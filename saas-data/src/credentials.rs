@@ -162,7 +162,8 @@ impl TenantCredentials {
         }
     }
 
-    /// `tenant`'s credentials: cached, or assumed now (concurrent callers share one call).
+    /// `tenant`'s credentials: cached, or assumed now (concurrent callers share one call; if it
+    /// fails, the error is that caller's and the next waiter calls).
     /// Cached credentials are used until `refresh_before` ahead of their expiry, and at most
     /// the session's duration.
     pub async fn credentials(&self, tenant: &TenantId) -> Result<Credentials> {

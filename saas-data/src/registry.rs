@@ -138,7 +138,7 @@ impl RegistryCache {
     }
 
     /// The tenant's record, read from the control table at most once per TTL (concurrent misses
-    /// share one read).
+    /// share one read; if it fails, the error is that caller's and the next waiter reads).
     pub(crate) async fn get_or_load(
         &self,
         store: &DataStore,
