@@ -30,11 +30,13 @@ pub const RESERVED_ATTRIBUTES: &[&str] = &[PK, SK, TENANT, VERSION];
 /// DynamoDB's item size limit (400 KB), names and values included.
 pub const MAX_ITEM_SIZE: usize = 400 * 1024;
 
+#[inline]
 pub(crate) fn is_reserved(name: &str) -> bool {
     is_reserved_name(name.as_bytes())
 }
 
 /// [`is_reserved`] on a name's bytes.
+#[inline]
 pub(crate) fn is_reserved_name(name: &[u8]) -> bool {
     // Every reserved name starts with `_`; the application's names seldom do.
     name.first() == Some(&b'_')

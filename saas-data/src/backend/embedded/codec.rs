@@ -150,6 +150,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Item, CorruptItem> {
 pub(super) struct Reader<'a>(pub(super) &'a [u8]);
 
 impl<'a> Reader<'a> {
+    #[inline]
     pub(super) fn byte(&mut self) -> Result<u8, CorruptItem> {
         let (&b, rest) = self.0.split_first().ok_or(CorruptItem("truncated"))?;
         self.0 = rest;
@@ -158,6 +159,7 @@ impl<'a> Reader<'a> {
 
     /// A length or count: every element takes at least one byte, so it cannot exceed what is
     /// left.
+    #[inline]
     pub(super) fn len(&mut self) -> Result<usize, CorruptItem> {
         // One byte: every length under 128 (most names and strings, every small count).
         if let Some((&b, rest)) = self.0.split_first()
@@ -188,6 +190,7 @@ impl<'a> Reader<'a> {
         Err(CorruptItem("length overflows"))
     }
 
+    #[inline]
     pub(super) fn bytes(&mut self) -> Result<&'a [u8], CorruptItem> {
         let len = self.len()?;
         let (bytes, rest) = self
@@ -199,6 +202,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A string, borrowed from the encoding.
+    #[inline]
     pub(super) fn str(&mut self) -> Result<&'a str, CorruptItem> {
         std::str::from_utf8(self.bytes()?).map_err(|_| CorruptItem("invalid UTF-8"))
     }
