@@ -44,6 +44,12 @@ where
         F: Future<Output = Result<(V, Instant), E>>,
     {
         let now = Instant::now();
+        // A hit takes the shard's read lock only; `entry_async` always takes its write lock.
+        if let Some(entry) = self.entries.get(key)
+            && entry.until > now
+        {
+            return Ok(entry.value);
+        }
         let guard = match self
             .entries
             .entry_async(key, |_, entry| {
