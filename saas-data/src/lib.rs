@@ -74,6 +74,7 @@ mod stored;
 mod transaction;
 mod ttl_cache;
 pub mod usage;
+mod version;
 
 #[doc(inline)]
 pub use backend::Backend;
@@ -99,3 +100,5 @@ pub use store::{DataStore, DataStoreBuilder, SystemAccess};
 pub use transaction::Transaction;
 #[doc(inline)]
 pub use usage::{Capacity, Operation, Usage, UsageHook};
+#[doc(inline)]
+pub use version::PartitionVersion;

@@ -231,6 +231,12 @@ pub(crate) trait RawBackend: Send + Sync + fmt::Debug + 'static {
     fn delete_table(&self, table: &str) -> BoxFuture<'_, Result<(), Error>>;
     /// The table's state.
     fn table_state(&self, table: &str) -> BoxFuture<'_, Result<TableState, Error>>;
+    /// `(store, figure)` of the partition `pk` of `table`, a figure that any acknowledged write
+    /// to the partition has changed; `None` where the backend cannot know of every write
+    /// (DynamoDB: other processes write to it).
+    fn partition_version(&self, _table: &str, _pk: &str) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 /// Where a [`DataStore`](crate::DataStore) keeps its data: DynamoDB or the embedded store.

@@ -19,6 +19,7 @@ use crate::key::{Key, Namespace, shard_of};
 use crate::store::{DataStore, Location};
 use crate::stored::StoredItem;
 use crate::usage::{Capacity, Operation, Totals, Usage, write_units};
+use crate::version::PartitionVersion;
 
 mod batch;
 mod paging;
@@ -120,6 +121,53 @@ impl DataScope {
             version: None,
             condition: None,
         }
+    }
+
+    /// A mark of `partition` that any acknowledged write to it changes, for caching what is
+    /// derived from its items; `None` on DynamoDB, where other processes write (see
+    /// [`PartitionVersion`]). Read it before the read the cached value comes from.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use saas_core::TenantContext;
+    /// use saas_data::{Backend, DataStore, Key};
+    ///
+    /// let store = DataStore::builder(Backend::in_memory()).pool("app").build()?;
+    /// store.provisioner().create_table("app").await?;
+    /// let data = store.scope(&TenantContext::builder("tenant-a").build());
+    ///
+    /// let before = data.partition_version("todos").await?;
+    /// assert!(before.is_some());
+    /// assert_eq!(data.partition_version("todos").await?, before);
+    /// data.put(&Key::new("todos", "T#1")?, &serde_json::json!({ "title": "milk" })).await?;
+    /// assert_ne!(data.partition_version("todos").await?, before);
+    ///
+    /// // Another tenant's mark never equals this one's.
+    /// let other = store.scope(&TenantContext::builder("tenant-b").build());
+    /// assert_ne!(other.partition_version("todos").await?, data.partition_version("todos").await?);
+    /// # Ok(()) }
+    /// ```
+    pub async fn partition_version(&self, partition: &str) -> Result<Option<PartitionVersion>> {
+        let location = self.location().await?;
+        let backend = &self.store.inner.backend.0;
+        let mut figure = 0u64;
+        let mut store = None;
+        // Counters only grow, so the sum over the shards changes whenever one of them does.
+        for shard in 0..location.shards.max(1) {
+            let pk = self.ns.physical_pk(shard, partition);
+            let Some((id, f)) = backend.partition_version(&location.table, &pk) else {
+                return Ok(None);
+            };
+            store = Some(id);
+            figure = figure.wrapping_add(f);
+        }
+        Ok(store.map(|store| PartitionVersion {
+            store,
+            table: location.table.clone(),
+            pk: self.ns.physical_pk(0, partition),
+            figure,
+        }))
     }
 
     pub(crate) async fn location(&self) -> Result<Location> {

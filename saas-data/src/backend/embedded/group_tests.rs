@@ -58,14 +58,14 @@ impl Batch {
         &mut self,
         work: impl FnOnce(&WriteTransaction) -> Applied<Output<T>> + Send + 'static,
     ) -> Answer<T> {
-        let (request, answer) = writer::request(100, work);
+        let (request, answer) = writer::request(100, super::versions::Touched::Tables, work);
         self.0.push(Box::new(request));
         answer
     }
 
     fn commit(mut self, e: &Embedded) {
         let db = e.db.as_ref().unwrap();
-        writer::commit(db, &mut self.0, &e.stats);
+        writer::commit(db, &mut self.0, &e.stats, &e.versions);
         assert!(self.0.is_empty(), "every request is answered");
     }
 }

@@ -33,6 +33,7 @@ mod encoded;
 mod eval;
 mod number;
 mod ops;
+mod versions;
 mod writer;
 
 use std::fmt;
@@ -43,6 +44,7 @@ use redb::backends::InMemoryBackend;
 use redb::{Database, WriteTransaction};
 
 use self::db::Applied;
+use self::versions::{Touched, Versions, slot};
 use self::writer::{Job, Stats, Writer};
 
 use super::{
@@ -119,6 +121,8 @@ pub(crate) struct Embedded {
     /// The file's group-commit writer; `None` in memory, where writes commit inline.
     writer: Option<Writer>,
     stats: Arc<Stats>,
+    /// The partitions' change counters, bumped by every commit.
+    versions: Arc<Versions>,
 }
 
 impl fmt::Debug for Embedded {
@@ -143,18 +147,21 @@ impl Embedded {
             path: None,
             writer: None,
             stats: Arc::new(Stats::default()),
+            versions: Arc::new(Versions::default()),
         }
     }
 
     fn open(path: &Path) -> Result<Embedded> {
         let db = Arc::new(Database::create(path).map_err(|e| Error::Unavailable(Box::new(e)))?);
         let stats = Arc::new(Stats::default());
-        let writer = Writer::start(db.clone(), stats.clone())?;
+        let versions = Arc::new(Versions::default());
+        let writer = Writer::start(db.clone(), stats.clone(), versions.clone())?;
         Ok(Embedded {
             db: Some(db),
             path: Some(path.to_owned()),
             writer: Some(writer),
             stats,
+            versions,
         })
     }
 
@@ -166,21 +173,24 @@ impl Embedded {
 
     /// Applies `work` in a write transaction and commits it: queued for the writer on a file
     /// (sharing its commit with the writes queued with it), inline in memory. `bytes`: about how
-    /// much it writes.
+    /// much it writes; `touched`: what it writes to.
     async fn write<T, E>(
         &self,
         bytes: usize,
+        touched: Touched,
         work: impl FnOnce(&WriteTransaction) -> Applied<T, E> + Send + 'static,
     ) -> std::result::Result<T, E>
     where
         T: Send + 'static,
         E: From<Error> + Send + 'static,
     {
-        let (request, answer) = writer::request(bytes, work);
+        let (request, answer) = writer::request(bytes, touched, work);
         let job: Box<dyn Job> = Box::new(request);
         match (&self.writer, &self.db) {
             (Some(writer), _) => writer.send(job).await?,
-            (None, Some(db)) => writer::commit(db, &mut vec![job], &self.stats),
+            (None, Some(db)) => {
+                writer::commit(db, &mut vec![job], &self.stats, &self.versions);
+            }
             (None, None) => {
                 return Err(
                     Error::Unavailable("the in-memory store could not be created".into()).into(),
@@ -247,7 +257,8 @@ impl RawBackend for Embedded {
         Box::pin(async move {
             let key = ops::check_put(&req)?;
             let bytes = item_size(&req.item);
-            self.write(bytes, move |txn| ops::put(txn, &req, &key))
+            let touched = Touched::Slots(vec![slot(&req.table, &key.pk)]);
+            self.write(bytes, touched, move |txn| ops::put(txn, &req, &key))
                 .await
         })
     }
@@ -256,7 +267,9 @@ impl RawBackend for Embedded {
         Box::pin(async move {
             ops::check_update(&req)?;
             let bytes = key_bytes(&req.key);
-            self.write(bytes, move |txn| ops::update(txn, &req)).await
+            let touched = Touched::Slots(vec![slot(&req.table, &req.key.pk)]);
+            self.write(bytes, touched, move |txn| ops::update(txn, &req))
+                .await
         })
     }
 
@@ -264,7 +277,9 @@ impl RawBackend for Embedded {
         Box::pin(async move {
             ops::check_delete(&req)?;
             let bytes = key_bytes(&req.key);
-            self.write(bytes, move |txn| ops::delete(txn, &req)).await
+            let touched = Touched::Slots(vec![slot(&req.table, &req.key.pk)]);
+            self.write(bytes, touched, move |txn| ops::delete(txn, &req))
+                .await
         })
     }
 
@@ -287,8 +302,11 @@ impl RawBackend for Embedded {
                     BatchWrite::Delete(key) => key_bytes(key),
                 })
                 .sum();
-            self.write(bytes, move |txn| ops::batch_write(txn, &req, &keys))
-                .await
+            let touched = Touched::Slots(keys.iter().map(|k| slot(&req.table, &k.pk)).collect());
+            self.write(bytes, touched, move |txn| {
+                ops::batch_write(txn, &req, &keys)
+            })
+            .await
         })
     }
 
@@ -306,8 +324,17 @@ impl RawBackend for Embedded {
                     _ => key_bytes(key),
                 })
                 .sum();
-            self.write(bytes, move |txn| ops::transact_write(txn, &actions, &keys))
-                .await
+            let touched = Touched::Slots(
+                actions
+                    .iter()
+                    .zip(&keys)
+                    .map(|(action, key)| slot(action.table(), &key.pk))
+                    .collect(),
+            );
+            self.write(bytes, touched, move |txn| {
+                ops::transact_write(txn, &actions, &keys)
+            })
+            .await
         })
     }
 
@@ -315,22 +342,30 @@ impl RawBackend for Embedded {
         let table = table.to_owned();
         Box::pin(async move {
             db::check_create_table(&table)?;
-            self.write(table.len(), move |txn| db::create_table(txn, &table))
-                .await
+            self.write(table.len(), Touched::Tables, move |txn| {
+                db::create_table(txn, &table)
+            })
+            .await
         })
     }
 
     fn delete_table(&self, table: &str) -> BoxFuture<'_, Result<()>> {
         let table = table.to_owned();
         Box::pin(async move {
-            self.write(table.len(), move |txn| db::delete_table(txn, &table))
-                .await
+            self.write(table.len(), Touched::Tables, move |txn| {
+                db::delete_table(txn, &table)
+            })
+            .await
         })
     }
 
     fn table_state(&self, table: &str) -> BoxFuture<'_, Result<TableState>> {
         let table = table.to_owned();
         self.run(move |db| db::table_state(db, &table))
+    }
+
+    fn partition_version(&self, table: &str, pk: &str) -> Option<(u64, u64)> {
+        Some(self.versions.read(table, pk))
     }
 }
 

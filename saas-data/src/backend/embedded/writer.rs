@@ -29,6 +29,7 @@ use redb::{Database, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::db::{Applied, Db, Failed};
+use super::versions::{Touched, Versions};
 use crate::error::{Error, Result};
 
 /// At most this many requests go into one commit.
@@ -53,6 +54,8 @@ pub(super) enum Step {
 pub(super) trait Job: Send {
     /// About how many bytes it writes, for the batch's budget.
     fn bytes(&self) -> usize;
+    /// What it writes to, for the change counters.
+    fn touched(&self) -> &Touched;
     /// Applies the request to `txn`, keeping its own result.
     fn apply(&mut self, txn: &WriteTransaction) -> Step;
     /// Answers the caller: with its own result when the batch committed (`lost` is `None`),
@@ -64,6 +67,7 @@ pub(super) trait Job: Send {
 pub(super) struct Request<T, E, F> {
     work: Option<F>,
     bytes: usize,
+    touched: Touched,
     result: Option<std::result::Result<T, E>>,
     torn: bool,
     reply: oneshot::Sender<std::result::Result<T, E>>,
@@ -72,6 +76,7 @@ pub(super) struct Request<T, E, F> {
 /// A request and the receiver of its answer.
 pub(super) fn request<T, E, F>(
     bytes: usize,
+    touched: Touched,
     work: F,
 ) -> (
     Request<T, E, F>,
@@ -81,6 +86,7 @@ pub(super) fn request<T, E, F>(
     let request = Request {
         work: Some(work),
         bytes,
+        touched,
         result: None,
         torn: false,
         reply,
@@ -96,6 +102,10 @@ where
 {
     fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    fn touched(&self) -> &Touched {
+        &self.touched
     }
 
     fn apply(&mut self, txn: &WriteTransaction) -> Step {
@@ -154,7 +164,16 @@ impl Stats {
 /// Applies `batch` (in order) in one write transaction, commits it once, then answers each
 /// request; `batch` is empty afterwards. A batch in which nothing succeeded is rolled back
 /// rather than committed: there is nothing to make durable.
-pub(super) fn commit(db: &Database, batch: &mut Vec<Box<dyn Job>>, stats: &Stats) {
+///
+/// Once a commit has returned (even with an error: what it left is not known), the change
+/// counters of everything the batch touched are bumped, before any request is answered, so a
+/// reader that learns of a write can never see the counters from before it.
+pub(super) fn commit(
+    db: &Database,
+    batch: &mut Vec<Box<dyn Job>>,
+    stats: &Stats,
+    versions: &Versions,
+) {
     let lost = match db.begin_write().db() {
         Err(e) => Some(format!("cannot begin a write: {e}")),
         Ok(txn) => {
@@ -175,7 +194,11 @@ pub(super) fn commit(db: &Database, batch: &mut Vec<Box<dyn Job>>, stats: &Stats
                 let _ = txn.abort();
                 torn.then(|| "rolled back: a write committed with it failed".to_owned())
             } else {
-                match txn.commit().db() {
+                let committed = txn.commit().db();
+                for job in batch.iter() {
+                    versions.bump(job.touched());
+                }
+                match committed {
                     Ok(()) => {
                         stats.commits.fetch_add(1, Ordering::Relaxed);
                         stats
@@ -204,11 +227,15 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the writer thread on `db`.
-    pub(super) fn start(db: Arc<Database>, stats: Arc<Stats>) -> Result<Writer> {
+    pub(super) fn start(
+        db: Arc<Database>,
+        stats: Arc<Stats>,
+        versions: Arc<Versions>,
+    ) -> Result<Writer> {
         let (queue, requests) = mpsc::channel(QUEUE);
         let thread = std::thread::Builder::new()
             .name("saas-data-writer".into())
-            .spawn(move || write_all(&db, requests, &stats))
+            .spawn(move || write_all(&db, requests, &stats, &versions))
             .map_err(|e| Error::Unavailable(Box::new(e)))?;
         Ok(Writer {
             queue: Some(queue),
@@ -242,7 +269,12 @@ impl Drop for Writer {
 
 /// The writer thread: waits (asleep) for a request, takes it with every request queued behind
 /// it up to the batch's bounds, commits them, and again, until the queue is closed and empty.
-fn write_all(db: &Database, mut requests: mpsc::Receiver<Box<dyn Job>>, stats: &Stats) {
+fn write_all(
+    db: &Database,
+    mut requests: mpsc::Receiver<Box<dyn Job>>,
+    stats: &Stats,
+    versions: &Versions,
+) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = requests.blocking_recv() {
         let mut bytes = first.bytes();
@@ -252,6 +284,6 @@ fn write_all(db: &Database, mut requests: mpsc::Receiver<Box<dyn Job>>, stats: &
             bytes = bytes.saturating_add(job.bytes());
             batch.push(job);
         }
-        commit(db, &mut batch, stats);
+        commit(db, &mut batch, stats, versions);
     }
 }
