@@ -19,6 +19,7 @@ use crate::error::ApiError;
 use crate::events::{Bus, Publisher};
 use crate::metering::UsageBook;
 use crate::model::{MemberRecord, member_key};
+use crate::pages::PageCache;
 use crate::routes;
 
 /// What the handlers share: built once, cheap to clone. Nothing here belongs to one request;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub(crate) events: Publisher,
     /// Whether lists are placed through the registry (the mixed model).
     pub(crate) registry: bool,
+    /// Answered pages of todos, per list and mark of its todos ([`crate::pages`]).
+    pub(crate) pages: PageCache,
 }
 
 /// The built service: its router, and the task that stores usage (stopped when dropped).
@@ -379,6 +382,7 @@ pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError>
         usage: UsageBook::default(),
         events,
         registry: config.silo.is_some(),
+        pages: PageCache::default(),
     };
     let metrics = saas_metrics::Metrics::builder("TodoApp")
         .and_then(|b| b.service("todo"))

@@ -19,6 +19,7 @@ mod error;
 pub mod events;
 mod metering;
 mod model;
+mod pages;
 pub mod pre_token;
 mod quota;
 mod routes;

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 use axum::response::{IntoResponse, Response};
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use http::header;
 use saas_core::{Role, TenantId, Tier};
 use saas_data::{Key, KeyError};
@@ -133,19 +133,28 @@ const ITEM_BYTES_HINT: usize = 256;
 /// (axum's `Json` starts at 128 bytes and copies the page into each larger buffer as it grows).
 impl<T: Serialize> IntoResponse for PageView<T> {
     fn into_response(self) -> Response {
-        let mut body = BytesMut::with_capacity(ITEM_BYTES_HINT * (self.items.len() + 1)).writer();
-        match serde_json::to_writer(&mut body, &self) {
-            Ok(()) => (
-                [(header::CONTENT_TYPE, "application/json")],
-                body.into_inner().freeze(),
-            )
-                .into_response(),
-            Err(e) => {
-                tracing::error!(error = %e, "a page could not be serialized");
-                ApiError::Internal.into_response()
-            }
+        match self.to_json() {
+            Ok(body) => json_response(body),
+            Err(e) => e.into_response(),
         }
     }
+}
+
+impl<T: Serialize> PageView<T> {
+    /// The page as JSON, in one buffer sized for its items at the start.
+    pub(crate) fn to_json(&self) -> Result<Bytes, ApiError> {
+        let mut body = BytesMut::with_capacity(ITEM_BYTES_HINT * (self.items.len() + 1)).writer();
+        serde_json::to_writer(&mut body, self).map_err(|e| {
+            tracing::error!(error = %e, "a page could not be serialized");
+            ApiError::Internal
+        })?;
+        Ok(body.into_inner().freeze())
+    }
+}
+
+/// `body`, JSON already, as a 200 `application/json` answer.
+pub(crate) fn json_response(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// A todo as answered.

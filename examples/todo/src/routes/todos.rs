@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::response::Response;
 use http::{HeaderMap, StatusCode, header};
 use saas_core::TenantContext;
 use serde::Deserialize;
@@ -13,7 +14,10 @@ use crate::app::AppState;
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::events::{Kind, change, record as record_event};
-use crate::model::{ListRole, PageView, TodoRecord, TodoView, new_id, now, todo_key};
+use crate::model::{
+    ListRole, PageView, TodoRecord, TodoView, json_response, new_id, now, todo_key,
+};
+use crate::pages::PageKey;
 
 /// `{"title"}`.
 #[derive(Debug, Deserialize)]
@@ -75,14 +79,27 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     ctx: TenantContext,
     params: Result<Query<PageParams>, QueryRejection>,
-) -> Result<PageView<TodoView>, ApiError> {
+) -> Result<Response, ApiError> {
     require(&ctx, ListRole::Viewer)?;
     let (limit, cursor) = page(params)?;
+    let scope = state.store.scope(&ctx);
+    // The mark is read before the query, so a cached page is never older than it says.
+    let cached_as = scope
+        .partition_version("todo")
+        .await?
+        .map(|version| PageKey {
+            version,
+            limit,
+            cursor: cursor.clone(),
+        });
+    if let Some(body) = cached_as.as_ref().and_then(|key| state.pages.get(key)) {
+        return Ok(json_response(body));
+    }
     let mut query = saas_data::Query::partition("todo").limit(limit);
     if let Some(cursor) = cursor {
         query = query.after(cursor);
     }
-    let page = state.store.scope(&ctx).query::<TodoRecord>(query).await?;
+    let page = scope.query::<TodoRecord>(query).await?;
     let items: Vec<TodoView> = page
         .items
         .into_iter()
@@ -91,10 +108,15 @@ pub(crate) async fn list(
             TodoView::new(key.sort(), version, item)
         })
         .collect();
-    Ok(PageView {
+    let body = PageView {
         items,
         next_cursor: page.next_cursor,
-    })
+    }
+    .to_json()?;
+    if let Some(key) = cached_as {
+        state.pages.insert(key, body.clone());
+    }
+    Ok(json_response(body))
 }
 
 /// `GET /lists/{list}/todos/{todo}`.

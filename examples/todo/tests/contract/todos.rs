@@ -358,8 +358,91 @@ async fn a_cursor_is_good_only_for_its_own_list_and_unedited(t: Target) {
     }
 }
 
+/// Pages are read again after every kind of write (the embedded store answers a page it has
+/// already built while nothing changed): each read shows every write acknowledged before it, to
+/// every member, and never another list's todos; a member removed after a cached read is refused.
+async fn a_page_read_again_shows_every_write_acknowledged_before_it(t: Target) {
+    let svc = t.start().await;
+    let ann = svc.user("ann@example.com").await;
+    let bob = svc.user("bob@example.com").await;
+    let list = ann.new_list("cached").await;
+    let other = ann.new_list("other").await;
+    ann.share(&list, "bob@example.com", "viewer").await;
+    let elsewhere = ann.create_todo(&other, "elsewhere").await;
+    let todos = format!("/lists/{list}/todos");
+    let page = |v: Value| -> Vec<Value> { v["items"].as_array().unwrap().clone() };
+    let both_see = |want: Vec<Value>| {
+        let (ann, bob, todos) = (&ann, &bob, &todos);
+        async move {
+            for _ in 0..2 {
+                for api in [ann, bob] {
+                    let got = page(api.get(todos).await.expect(StatusCode::OK));
+                    assert_eq!(got, want);
+                }
+            }
+        }
+    };
+    both_see(vec![]).await;
+
+    let a = ann.create_todo(&list, "a").await;
+    both_see(vec![a.clone()]).await;
+    let b = ann.create_todo(&list, "b").await;
+    let mut want = vec![a.clone(), b.clone()];
+    want.sort_by(|x, y| x["id"].as_str().cmp(&y["id"].as_str()));
+    both_see(want.clone()).await;
+
+    // A page of one, and the next by its cursor, after a write.
+    let first = ann
+        .get(&format!("{todos}?limit=1"))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(page(first.clone()), want[..1]);
+    let a_path = format!("{todos}/{}", id(&a));
+    let patched = ann
+        .patch(&a_path, &json!({"title": "a2"}))
+        .await
+        .expect(StatusCode::OK);
+    let want: Vec<Value> = want
+        .into_iter()
+        .map(|t| {
+            if t["id"] == patched["id"] {
+                patched.clone()
+            } else {
+                t
+            }
+        })
+        .collect();
+    both_see(want.clone()).await;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let next = ann
+        .get(&format!("{todos}?limit=1&cursor={cursor}"))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(page(next), want[1..]);
+
+    ann.delete(&a_path).await.no_content();
+    let want: Vec<Value> = want.into_iter().filter(|t| t["id"] != a["id"]).collect();
+    both_see(want).await;
+
+    // The other list's page holds its own todo only.
+    assert_eq!(
+        page(
+            ann.get(&format!("/lists/{other}/todos"))
+                .await
+                .expect(StatusCode::OK)
+        ),
+        vec![elsewhere]
+    );
+    // Removed after reading the page: refused, though the page has not changed.
+    ann.delete(&format!("/lists/{list}/members/bob@example.com"))
+        .await
+        .no_content();
+    bob.get(&todos).await.not_found();
+}
+
 on_every_target!(
     a_todo_is_created_read_changed_and_deleted,
+    a_page_read_again_shows_every_write_acknowledged_before_it,
     unknown_todos_are_not_found_all_alike,
     titles_are_1_to_500_characters,
     if_match_makes_a_patch_conditional_on_the_version,
