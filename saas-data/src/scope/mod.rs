@@ -151,21 +151,22 @@ impl DataScope {
     pub async fn partition_version(&self, partition: &str) -> Result<Option<PartitionVersion>> {
         let location = self.location().await?;
         let backend = &self.store.inner.backend.0;
-        let mut figure = 0u64;
-        let mut store = None;
+        let pk = self.ns.physical_pk(0, partition);
+        let Some((store, mut figure)) = backend.partition_version(&location.table, &pk) else {
+            return Ok(None);
+        };
         // Counters only grow, so the sum over the shards changes whenever one of them does.
-        for shard in 0..location.shards.max(1) {
-            let pk = self.ns.physical_pk(shard, partition);
-            let Some((id, f)) = backend.partition_version(&location.table, &pk) else {
+        for shard in 1..location.shards.max(1) {
+            let shard_pk = self.ns.physical_pk(shard, partition);
+            let Some((_, f)) = backend.partition_version(&location.table, &shard_pk) else {
                 return Ok(None);
             };
-            store = Some(id);
             figure = figure.wrapping_add(f);
         }
-        Ok(store.map(|store| PartitionVersion {
+        Ok(Some(PartitionVersion {
             store,
             table: location.table.clone(),
-            pk: self.ns.physical_pk(0, partition),
+            pk,
             figure,
         }))
     }
