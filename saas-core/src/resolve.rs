@@ -224,8 +224,9 @@ fn bearer_token(parts: &Parts) -> Result<Option<&str>, TenantRejection> {
     let Some(value) = parts.headers.get(http::header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value
-        .to_str()
+    // UTF-8 rather than `HeaderValue::to_str`'s byte-by-byte visible-ASCII check: a token is
+    // checked character by character when it is verified, and a cached one was.
+    let value = std::str::from_utf8(value.as_bytes())
         .map_err(|_| JwtError::Malformed("authorization header is not text"))?;
     let Some((scheme, token)) = value.split_once(' ') else {
         return Ok(None);

@@ -17,15 +17,28 @@ use saas_data::{Backend, DataStore, TableNames, TierPolicy};
 use crate::config::{Config, IdentityConfig, StoreConfig};
 use crate::error::ApiError;
 use crate::events::{Bus, Publisher};
+use crate::emf_file::EmfFile;
 use crate::metering::UsageBook;
 use crate::model::{MemberRecord, member_key};
 use crate::pages::PageCache;
 use crate::routes;
 
-/// What the handlers share: built once, cheap to clone. Nothing here belongs to one request;
-/// what is kept per list (the usage book) is keyed by the list.
+/// What the handlers share: built once; a clone is one reference count (axum clones the state
+/// for every request). Its fields are [`Shared`]'s. Nothing here belongs to one request; what is
+/// kept per list (the usage book, the page cache) is keyed by the list.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The contents of [`AppState`].
+pub struct Shared {
     /// The store; handlers reach a list's data only through a scope for its verified context.
     pub store: DataStore,
     /// The development issuer, when the service is its own.
@@ -48,10 +61,13 @@ pub struct App {
     bus: Bus,
     usage: UsageBook,
     store: DataStore,
+    /// The local run's buffered `metrics.emf`, and the task that writes it out.
+    emf: Option<(EmfFile, tokio::task::JoinHandle<()>)>,
 }
 
 impl App {
-    /// Stops the background tasks, stores pending usage and delivers pending events.
+    /// Stops the background tasks, stores pending usage, delivers pending events and writes out
+    /// the buffered metrics.
     pub async fn shutdown(mut self) {
         self.prewarm.abort();
         self.flusher.abort();
@@ -62,6 +78,16 @@ impl App {
         }
         self.usage.flush(&self.store).await;
         crate::events::deliver(&self.store, &self.bus).await;
+        self.write_out_metrics();
+    }
+
+    fn write_out_metrics(&mut self) {
+        if let Some((file, writer)) = &self.emf {
+            writer.abort();
+            if let Err(e) = file.write_out() {
+                tracing::warn!(error = %e, "metrics.emf not written at shutdown");
+            }
+        }
     }
 }
 
@@ -72,6 +98,7 @@ impl Drop for App {
         if let Some(publisher) = &self.publisher {
             publisher.abort();
         }
+        self.write_out_metrics();
     }
 }
 
@@ -376,18 +403,20 @@ pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError>
         let (events, task) = Publisher::spawn(store.clone(), bus.clone());
         (events, Some(task))
     };
-    let state = AppState {
+    let state = AppState(Arc::new(Shared {
         store,
         dev,
         usage: UsageBook::default(),
         events,
         registry: config.silo.is_some(),
         pages: PageCache::default(),
-    };
+    }));
+    let (emf_sink, emf_file) = emf_sink(config)?;
+    let emf_writer = emf_file.as_ref().map(EmfFile::spawn_writer);
     let metrics = saas_metrics::Metrics::builder("TodoApp")
         .and_then(|b| b.service("todo"))
         .map_err(|e| StartError::Metrics(e.to_string()))?
-        .sink(emf_sink(config)?)
+        .sink(emf_sink)
         .on_empty(saas_metrics::OnEmpty::Skip)
         .build();
     // Behind API Gateway, its authorizer's context (JWT authorizer, or todo-authorizer) comes
@@ -415,20 +444,22 @@ pub async fn build(config: &Config, public_url: &str) -> Result<App, StartError>
         publisher,
         prewarm,
         bus,
+        emf: emf_file.zip(emf_writer),
     })
 }
 
 /// EMF lines: to `metrics.emf` in the data directory for a local run (`saas-usage --emf` reads
-/// it), to stdout on Lambda.
-fn emf_sink(config: &Config) -> Result<saas_metrics::Sink, StartError> {
+/// it; buffered, [`EmfFile`]), to stdout on Lambda, each invocation's before its response.
+fn emf_sink(config: &Config) -> Result<(saas_metrics::Sink, Option<EmfFile>), StartError> {
     if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
-        return Ok(saas_metrics::Sink::emf_stdout());
+        return Ok((saas_metrics::Sink::emf_stdout(), None));
     }
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(config.data_dir.join("metrics.emf"))?;
-    Ok(saas_metrics::Sink::emf_writer(file))
+    let file = EmfFile::new(file);
+    Ok((saas_metrics::Sink::emf_writer(file.clone()), Some(file)))
 }
 
 /// The membership lookup: a list id chosen in the path is authorised against the list's member

@@ -15,6 +15,7 @@ mod app;
 pub mod authorizer;
 mod body;
 mod config;
+mod emf_file;
 mod error;
 pub mod events;
 mod metering;
@@ -29,7 +30,8 @@ mod server;
 mod web;
 
 pub use app::{
-    App, AppState, DevIssuer, LOCAL_TABLE, SILO_TIERS, StartError, build, open_store, verifier,
+    App, AppState, DevIssuer, LOCAL_TABLE, SILO_TIERS, Shared, StartError, build, open_store,
+    verifier,
 };
 pub use config::{Config, ConfigError, IdentityConfig, SiloConfig, StoreConfig};
 pub use error::ApiError;
