@@ -12,14 +12,15 @@ use saas_core::{
     Identity, Membership, MembershipError, RequireTenantLayer, TenantId, TenantRejection,
     TenantResolver, Tier, membership_fn, path_segment,
 };
-use saas_data::{Backend, DataStore, TableNames, TierPolicy};
+use quick_cache::sync::Cache;
+use saas_data::{Backend, DataStore, PartitionVersion, TableNames, TierPolicy};
 
 use crate::config::{Config, IdentityConfig, StoreConfig};
 use crate::error::ApiError;
-use crate::events::{Bus, Publisher};
 use crate::emf_file::EmfFile;
+use crate::events::{Bus, Publisher};
 use crate::metering::UsageBook;
-use crate::model::{MemberRecord, member_key};
+use crate::model::{MEMBER, MemberRecord, member_key};
 use crate::pages::PageCache;
 use crate::routes;
 
@@ -77,7 +78,7 @@ impl App {
             let _ = publisher.await;
         }
         self.usage.flush(&self.store).await;
-        crate::events::deliver(&self.store, &self.bus).await;
+        while crate::events::deliver(&self.store, &self.bus).await {}
         self.write_out_metrics();
     }
 
@@ -463,38 +464,58 @@ fn emf_sink(config: &Config) -> Result<(saas_metrics::Sink, Option<EmfFile>), St
 }
 
 /// The membership lookup: a list id chosen in the path is authorised against the list's member
-/// record for the caller's verified email, read on every request (so a revocation takes effect
-/// on the next one). No verified email, or no record, is no membership.
+/// record for the caller's verified email, so a revocation takes effect on the next request. No
+/// verified email, or no record, is no membership.
+///
+/// Answers are kept per mark of the list's `member` partition ([`saas_data::PartitionVersion`],
+/// read before the record): any acknowledged write to the list's members (an invitation, a new
+/// role, a removal, the list's deletion) changes the mark, so a kept answer is never used after a
+/// change it does not show. The mark names the list's own partition, so one list's answer never
+/// stands for another's. On DynamoDB there is no mark, and every lookup reads the record.
 fn lookup(store: DataStore) -> impl saas_core::MembershipLookup + 'static {
     let store = Arc::new(store);
+    let known: Arc<Cache<(PartitionVersion, String), Option<Membership>>> =
+        Arc::new(Cache::new(MEMBERSHIPS_KEPT));
     membership_fn(move |identity: Identity, list: TenantId| {
         let store = store.clone();
+        let known = known.clone();
         async move {
             let Some(email) = identity.user().verified_email() else {
                 return Ok(None);
             };
-            let Ok(key) = member_key(&email.to_lowercase()) else {
+            let email = email.to_lowercase();
+            let Ok(key) = member_key(&email) else {
                 return Ok(None);
             };
-            match store
-                .system("membership lookup")
-                .tenant(&list)
-                .get::<MemberRecord>(&key)
-                .await
-            {
-                Ok(member) => Ok(Some(Membership::new(
+            let members = store.system("membership lookup").tenant(&list);
+            let mark = match members.partition_version(MEMBER).await {
+                Ok(mark) => mark.map(|mark| (mark, email)),
+                Err(saas_data::Error::TenantNotProvisioned(_)) => return Ok(None),
+                Err(e) => return Err(MembershipError::new(e)),
+            };
+            if let Some(answer) = mark.as_ref().and_then(|mark| known.get(mark)) {
+                return Ok(answer);
+            }
+            let answer = match members.get::<MemberRecord>(&key).await {
+                Ok(member) => Some(Membership::new(
                     member.item().role.role(),
                     member.item().tier,
-                ))),
-                // No such list: none in the pool, or none the registry places.
-                Err(saas_data::Error::NotFound | saas_data::Error::TenantNotProvisioned(_)) => {
-                    Ok(None)
-                }
-                Err(e) => Err(MembershipError::new(e)),
+                )),
+                Err(saas_data::Error::NotFound) => None,
+                // No such list: none the registry places (not kept: nothing marks its return).
+                Err(saas_data::Error::TenantNotProvisioned(_)) => return Ok(None),
+                Err(e) => return Err(MembershipError::new(e)),
+            };
+            if let Some(mark) = mark {
+                known.insert(mark, answer);
             }
+            Ok(answer)
         }
     })
 }
+
+/// At most this many (list, caller) answers are kept; the coldest go first.
+const MEMBERSHIPS_KEPT: usize = 100_000;
 
 /// The contract's answers for the tenant layer's refusals: a non-member learns nothing (404).
 fn rejection(r: &TenantRejection) -> http::Response<String> {

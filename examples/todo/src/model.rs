@@ -196,9 +196,12 @@ pub(crate) fn meta_key() -> Result<Key, ApiError> {
     key("meta", "list")
 }
 
+/// The partition of a list's member records.
+pub(crate) const MEMBER: &str = "member";
+
 /// A member's record.
 pub(crate) fn member_key(email: &str) -> Result<Key, ApiError> {
-    key("member", email)
+    key(MEMBER, email)
 }
 
 /// A todo's record.
