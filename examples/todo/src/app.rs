@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::response::IntoResponse;
+use quick_cache::sync::Cache;
 use rustls::client::danger::ServerCertVerifier;
 #[cfg(feature = "local")]
 pub use saas_core::dev_issuer::DevIssuer;
@@ -12,12 +13,11 @@ use saas_core::{
     Identity, Membership, MembershipError, RequireTenantLayer, TenantId, TenantRejection,
     TenantResolver, Tier, membership_fn, path_segment,
 };
-use quick_cache::sync::Cache;
 use saas_data::{Backend, DataStore, PartitionVersion, TableNames, TierPolicy};
 
 use crate::config::{Config, IdentityConfig, StoreConfig};
-use crate::error::ApiError;
 use crate::emf_file::EmfFile;
+use crate::error::ApiError;
 use crate::events::{Bus, Publisher};
 use crate::metering::UsageBook;
 use crate::model::{MEMBER, MemberRecord, member_key};

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use futures_util::future::join_all;
 use axum::response::Response;
+use futures_util::future::join_all;
 use saas_core::{TenantContext, TenantId};
 use saas_data::{DataStore, Key, Update};
 use serde::{Deserialize, Serialize};
