@@ -79,7 +79,7 @@ impl App {
         }
         self.usage.flush(&self.store).await;
         while crate::events::deliver(&self.store, &self.bus).await {}
-        self.write_out_metrics();
+        // The drop, right after, writes out the buffered metrics.
     }
 
     fn write_out_metrics(&mut self) {
@@ -488,12 +488,12 @@ fn lookup(store: DataStore) -> impl saas_core::MembershipLookup + 'static {
                 return Ok(None);
             };
             let members = store.system("membership lookup").tenant(&list);
-            let mark = match members.partition_version(MEMBER).await {
+            let cached_as = match members.partition_version(MEMBER).await {
                 Ok(mark) => mark.map(|mark| (mark, email)),
                 Err(saas_data::Error::TenantNotProvisioned(_)) => return Ok(None),
                 Err(e) => return Err(MembershipError::new(e)),
             };
-            if let Some(answer) = mark.as_ref().and_then(|mark| known.get(mark)) {
+            if let Some(answer) = cached_as.as_ref().and_then(|key| known.get(key)) {
                 return Ok(answer);
             }
             let answer = match members.get::<MemberRecord>(&key).await {
@@ -506,8 +506,8 @@ fn lookup(store: DataStore) -> impl saas_core::MembershipLookup + 'static {
                 Err(saas_data::Error::TenantNotProvisioned(_)) => return Ok(None),
                 Err(e) => return Err(MembershipError::new(e)),
             };
-            if let Some(mark) = mark {
-                known.insert(mark, answer);
+            if let Some(key) = cached_as {
+                known.insert(key, answer);
             }
             Ok(answer)
         }
