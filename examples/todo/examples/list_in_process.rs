@@ -39,6 +39,9 @@ fn post(uri: &str, token: Option<&str>, body: &Value) -> Request<Body> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    // The server's subscriber (`src/bin/todo.rs`): the request span each request opens is part
+    // of what the service costs.
+    saas_core::logging::init().unwrap();
     let seconds: u64 = std::env::var("SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -8,12 +8,12 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 use tracing::Span;
-use tracing::field::Empty;
 
 use super::layer::RejectionFn;
 use crate::extract::TenantRejection;
 use crate::membership::BoxFuture;
 use crate::resolve::{Resolved, TenantResolver};
+use crate::{Identity, TenantContext};
 
 type Resolving = BoxFuture<'static, (Parts, Result<Resolved, TenantRejection>)>;
 
@@ -53,17 +53,6 @@ where
         resolver: TenantResolver,
         on_rejection: Arc<RejectionFn>,
     ) -> Self {
-        let span = tracing::info_span!(
-            "request",
-            tenant.id = Empty,
-            tenant.tier = Empty,
-            user.sub = Empty,
-            aws.request_id = Empty,
-        );
-        #[cfg(feature = "lambda-http")]
-        if let Some(lambda) = request.extensions().get::<lambda_runtime::Context>() {
-            span.record("aws.request_id", lambda.request_id.as_str());
-        }
         let (parts, body) = request.into_parts();
         let resolving: Resolving = Box::pin(async move {
             let result = resolver.resolve(&parts).await;
@@ -75,10 +64,35 @@ where
                 inner: Some(inner),
                 body: Some(body),
             },
-            span,
+            // Opened once the caller is known, with every field at once: recording fields one
+            // by one into an open span makes tracing-subscriber's JSON formatter parse and
+            // write the span's fields again for each (docs/performance-todo.md).
+            span: Span::none(),
             on_rejection,
         }
     }
+}
+
+/// The request's span: `tenant.id`, `tenant.tier`, `user.sub` and `aws.request_id`, each where
+/// it is known.
+fn request_span(parts: &Parts, tenant: Option<&TenantContext>, user: Option<&Identity>) -> Span {
+    #[cfg(feature = "lambda-http")]
+    let request_id = parts
+        .extensions
+        .get::<lambda_runtime::Context>()
+        .map(|lambda| lambda.request_id.as_str());
+    #[cfg(not(feature = "lambda-http"))]
+    let request_id: Option<&str> = {
+        let _ = parts;
+        None
+    };
+    tracing::info_span!(
+        "request",
+        tenant.id = tenant.map(|ctx| ctx.tenant_id().as_str()),
+        tenant.tier = tenant.map(|ctx| ctx.tier().as_str()),
+        user.sub = user.map(|identity| identity.user().sub.as_str()),
+        aws.request_id = request_id,
+    )
 }
 
 impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
@@ -90,7 +104,6 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let _entered = this.span.enter();
         loop {
             match this.state.as_mut().project() {
                 StateProj::Resolving {
@@ -107,6 +120,8 @@ where
                     let resolved = match result {
                         Ok(resolved) => resolved,
                         Err(rejection) => {
+                            let span = request_span(&parts, None, None);
+                            let _entered = span.enter();
                             let status = rejection.status().as_u16();
                             tracing::info!(rejection = rejection.kind(), status, "request refused");
                             return Poll::Ready(Ok(
@@ -114,12 +129,9 @@ where
                             ));
                         }
                     };
-                    if let Some(ctx) = resolved.tenant() {
-                        this.span.record("tenant.id", ctx.tenant_id().as_str());
-                        this.span.record("tenant.tier", ctx.tier().as_str());
-                    }
+                    *this.span = request_span(&parts, resolved.tenant(), resolved.identity());
+                    let _entered = this.span.enter();
                     if let Some(identity) = resolved.identity() {
-                        this.span.record("user.sub", identity.user().sub.as_str());
                         parts.extensions.insert(identity.clone());
                     }
                     if let Resolved::Tenant(ctx) = resolved {
@@ -128,7 +140,10 @@ where
                     let future = service.call(Request::from_parts(parts, body));
                     this.state.set(State::Calling { future });
                 }
-                StateProj::Calling { future } => return future.poll(cx),
+                StateProj::Calling { future } => {
+                    let _entered = this.span.enter();
+                    return future.poll(cx);
+                }
             }
         }
     }

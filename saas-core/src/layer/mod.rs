@@ -3,12 +3,15 @@
 //! [`RequireTenantLayer`] wraps any `http` service: `lambda_http` handlers, axum routers, or a
 //! plain hyper server. For every request it:
 //!
-//! 1. opens a `request` span with `tenant.id`, `tenant.tier`, `user.sub` and `aws.request_id`
-//!    (recorded once known), so every log line of the request carries them;
-//! 2. resolves the tenant with a [`TenantResolver`](crate::TenantResolver); on failure it answers
-//!    itself (401/403/503 with a JSON body) and the handler never runs;
+//! 1. resolves the tenant with a [`TenantResolver`](crate::TenantResolver); on failure it answers
+//!    itself (401/403/503 with a JSON body, the refusal logged in a `request` span with
+//!    `aws.request_id`) and the handler never runs;
+//! 2. opens the `request` span with `tenant.id`, `tenant.tier`, `user.sub` and `aws.request_id`,
+//!    so every log line of the handler carries them (lines logged while resolving carry the
+//!    enclosing spans: on Lambda, the runtime's `Lambda runtime invoke` with its `requestId`);
 //! 3. puts the [`TenantContext`](crate::TenantContext) (or, on routes that name no tenant, the
-//!    [`Identity`](crate::Identity)) into the request extensions, and calls the handler.
+//!    [`Identity`](crate::Identity)) into the request extensions, and calls the handler in the
+//!    span.
 //!
 //! Nothing is kept between requests: the context lives in the request, the span ends with it.
 //!
