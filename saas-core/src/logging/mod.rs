@@ -1,5 +1,7 @@
 //! JSON logs for Lambda, with the tenant on every line.
 
+mod span_fields;
+
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt;
 use tracing_subscriber::layer::SubscriberExt;
@@ -52,13 +54,26 @@ pub fn json_layer<S>() -> impl tracing_subscriber::Layer<S>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
+    json_layer_to(std::io::stdout)
+}
+
+/// [`json_layer`], writing to `writer`.
+fn json_layer_to<S, W>(
+    writer: W,
+) -> fmt::Layer<S, span_fields::JsonSpanFields, fmt::format::Format<fmt::format::Json>, W>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> fmt::MakeWriter<'w> + 'static,
+{
     fmt::layer()
         .json()
         .flatten_event(true)
         .with_current_span(false)
         .with_span_list(true)
+        .fmt_fields(span_fields::JsonSpanFields)
         .with_target(true)
         .with_ansi(false)
+        .with_writer(writer)
 }
 
 #[cfg(test)]
