@@ -10,7 +10,8 @@ use tracing_subscriber::util::{SubscriberInitExt, TryInitError};
 /// Installs a global `tracing` subscriber that writes one JSON object per line to stdout, as
 /// Lambda's JSON log format expects: `timestamp`, `level`, `message`, the event's fields, and
 /// `spans` with the fields of every enclosing span (so `tenant.id`, `tenant.tier`, `user.sub` and
-/// `aws.request_id` from [`RequireTenantLayer`](crate::RequireTenantLayer) are on every line).
+/// `aws.request_id` from [`RequireTenantLayer`](crate::RequireTenantLayer) are on every line the
+/// handler logs).
 ///
 /// The level comes from `AWS_LAMBDA_LOG_LEVEL` (`TRACE` to `ERROR`, and `FATAL` as `ERROR`), else
 /// `RUST_LOG` (a level, or `target=level` directives such as `info,hyper=warn`), else `info`; a
