@@ -19,9 +19,8 @@ use tracing_subscriber::fmt::format::Writer;
 ///
 /// The same values as `JsonFields`: strings, 64-bit numbers and booleans as themselves, a
 /// non-finite float as `null`, bytes as an array of numbers, anything else (128-bit numbers
-/// included) as its `Debug` text;
-/// a raw identifier's `r#` is dropped. A field recorded again is written again; the reader keeps
-/// the last.
+/// included) as its `Debug` text; a raw identifier's `r#` is dropped. A field recorded again is
+/// written again; the reader keeps the last.
 #[derive(Debug, Default, Clone, Copy)]
 pub(super) struct JsonSpanFields;
 
@@ -74,23 +73,29 @@ impl<'a> Members<'a> {
         }
     }
 
-    /// Writes the member's name and colon, then the value with `value`.
+    /// Writes the member's name and colon, then the value with `value`; the first error stops
+    /// the rest.
     fn member(&mut self, field: &Field, value: impl FnOnce(&mut dyn Write) -> fmt::Result) {
-        if self.result.is_err() {
-            return;
+        if self.result.is_ok() {
+            self.result = self.write_member(field, value);
+            self.first = false;
         }
+    }
+
+    fn write_member(
+        &mut self,
+        field: &Field,
+        value: impl FnOnce(&mut dyn Write) -> fmt::Result,
+    ) -> fmt::Result {
         let name = field.name();
         let name = name.strip_prefix("r#").unwrap_or(name);
-        self.result = (|| {
-            if !self.first {
-                self.out.write_char(',')?;
-            }
-            self.out.write_char('"')?;
-            Escaped(&mut *self.out).write_str(name)?;
-            self.out.write_str("\":")?;
-            value(&mut *self.out)
-        })();
-        self.first = false;
+        if !self.first {
+            self.out.write_char(',')?;
+        }
+        self.out.write_char('"')?;
+        Escaped(&mut *self.out).write_str(name)?;
+        self.out.write_str("\":")?;
+        value(&mut *self.out)
     }
 }
 
