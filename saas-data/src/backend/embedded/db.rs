@@ -1,5 +1,7 @@
 //! The redb side: tables, transactions, stored items, and how redb's errors are classified.
 
+use std::collections::HashMap;
+
 use redb::{
     Database, ReadableDatabase, ReadableTable, TableDefinition, TableError, WriteTransaction,
 };
@@ -87,21 +89,107 @@ impl<T> Torn<T> for Result<T> {
     }
 }
 
-pub(super) fn ensure_table(txn: &WriteTransaction, table: &str) -> Result<()> {
-    match txn.open_table(TABLES).db()?.get(table).db()? {
-        Some(_) => Ok(()),
-        None => Err(table_not_found(table)),
-    }
+/// A write transaction with its tables open for the whole batch of requests applied in it.
+///
+/// Opening a redb table looks it up in the transaction's table tree and closing it writes its
+/// root back; a batch of group commit holds many requests on few tables, so each table is opened
+/// once, on first use, and closed when the batch is done. Which tables exist (the metadata table)
+/// is read once per table too. Only [`create_table`](Tables::create_table) and
+/// [`delete_table`](Tables::delete_table) change either, and they keep both in step.
+pub(super) struct Tables<'t> {
+    txn: &'t WriteTransaction,
+    /// Table name → whether it exists, as read (or changed) in this transaction.
+    exists: HashMap<String, bool>,
+    /// The items tables opened so far, by table name.
+    open: HashMap<String, redb::Table<'t, ItemKey, ItemValue>>,
 }
 
-/// A table's items, for writing (an error if the table does not exist).
-pub(super) fn write_items<'t>(
-    txn: &'t WriteTransaction,
-    table: &str,
-) -> Result<redb::Table<'t, ItemKey, ItemValue>> {
-    ensure_table(txn, table)?;
-    txn.open_table(TableDefinition::new(&items_table_name(table)))
-        .db()
+impl<'t> Tables<'t> {
+    /// Nothing open yet.
+    pub(super) fn new(txn: &'t WriteTransaction) -> Self {
+        Tables {
+            txn,
+            exists: HashMap::new(),
+            open: HashMap::new(),
+        }
+    }
+
+    /// An error if `table` does not exist.
+    pub(super) fn ensure(&mut self, table: &str) -> Result<()> {
+        let exists = match self.exists.get(table) {
+            Some(exists) => *exists,
+            None => {
+                let exists = self.txn.open_table(TABLES).db()?.get(table).db()?.is_some();
+                self.exists.insert(table.to_owned(), exists);
+                exists
+            }
+        };
+        if exists {
+            Ok(())
+        } else {
+            Err(table_not_found(table))
+        }
+    }
+
+    /// `table`'s items, for reading and writing (an error if the table does not exist).
+    pub(super) fn items(
+        &mut self,
+        table: &str,
+    ) -> Result<&mut redb::Table<'t, ItemKey, ItemValue>> {
+        self.ensure(table)?;
+        if !self.open.contains_key(table) {
+            let opened = self
+                .txn
+                .open_table(TableDefinition::new(&items_table_name(table)))
+                .db()?;
+            self.open.insert(table.to_owned(), opened);
+        }
+        self.open
+            .get_mut(table)
+            .ok_or_else(|| Error::internal("an opened table is not open"))
+    }
+
+    /// `CreateTable`: the table is active at once; creating an existing table changes nothing.
+    pub(super) fn create_table(&mut self, table: &str) -> Applied<(), Error> {
+        self.txn
+            .open_table(TABLES)
+            .db()
+            .torn()?
+            .insert(table, ())
+            .db()
+            .torn()?;
+        self.exists.insert(table.to_owned(), true);
+        if !self.open.contains_key(table) {
+            let opened = self
+                .txn
+                .open_table(TableDefinition::new(&items_table_name(table)))
+                .db()
+                .torn()?;
+            self.open.insert(table.to_owned(), opened);
+        }
+        Ok(())
+    }
+
+    /// `DeleteTable`: the table and its items are gone at once; a missing table is no error.
+    pub(super) fn delete_table(&mut self, table: &str) -> Applied<(), Error> {
+        self.txn
+            .open_table(TABLES)
+            .db()
+            .torn()?
+            .remove(table)
+            .db()
+            .torn()?;
+        self.exists.insert(table.to_owned(), false);
+        // redb deletes only a table that is not open.
+        drop(self.open.remove(table));
+        self.txn
+            .delete_table(TableDefinition::<ItemKey, ItemValue>::new(
+                &items_table_name(table),
+            ))
+            .db()
+            .torn()?;
+        Ok(())
+    }
 }
 
 /// A table's items, for reading (an error if the table does not exist).
@@ -160,38 +248,6 @@ fn check_table_name(table: &str) -> Result<()> {
 /// `CreateTable`, checked before it is queued: the name.
 pub(super) fn check_create_table(table: &str) -> Result<()> {
     check_table_name(table)
-}
-
-/// `CreateTable` in `txn`: the table is active at once; creating an existing table changes
-/// nothing.
-pub(super) fn create_table(txn: &WriteTransaction, table: &str) -> Applied<(), Error> {
-    txn.open_table(TABLES)
-        .db()
-        .torn()?
-        .insert(table, ())
-        .db()
-        .torn()?;
-    txn.open_table::<ItemKey, ItemValue>(TableDefinition::new(&items_table_name(table)))
-        .db()
-        .torn()?;
-    Ok(())
-}
-
-/// `DeleteTable` in `txn`: the table and its items are gone at once; a missing table is no
-/// error.
-pub(super) fn delete_table(txn: &WriteTransaction, table: &str) -> Applied<(), Error> {
-    txn.open_table(TABLES)
-        .db()
-        .torn()?
-        .remove(table)
-        .db()
-        .torn()?;
-    txn.delete_table(TableDefinition::<ItemKey, ItemValue>::new(
-        &items_table_name(table),
-    ))
-    .db()
-    .torn()?;
-    Ok(())
 }
 
 /// `Active` or `Missing`: tables never linger in between.

@@ -41,22 +41,22 @@ struct Batch(Vec<Box<dyn Job>>);
 impl Batch {
     fn put(&mut self, req: PutRequest) -> Answer<()> {
         let key = ops::check_put(&req).unwrap();
-        self.push(move |txn| ops::put(txn, &req, &key))
+        self.push(move |tables| ops::put(tables, &req, &key))
     }
 
     fn update(&mut self, req: UpdateRequest) -> Answer<Item> {
         ops::check_update(&req).unwrap();
-        self.push(move |txn| ops::update(txn, &req))
+        self.push(move |tables| ops::update(tables, &req))
     }
 
     fn transact(&mut self, actions: Vec<TransactAction>) -> Answer<Vec<Capacity>> {
         let keys = ops::check_transact_write(&actions).unwrap();
-        self.push(move |txn| ops::transact_write(txn, &actions, &keys))
+        self.push(move |tables| ops::transact_write(tables, &actions, &keys))
     }
 
     fn push<T: Send + 'static>(
         &mut self,
-        work: impl FnOnce(&WriteTransaction) -> Applied<Output<T>> + Send + 'static,
+        work: impl FnOnce(&mut Tables<'_>) -> Applied<Output<T>> + Send + 'static,
     ) -> Answer<T> {
         let (request, answer) = writer::request(100, super::versions::Touched::Tables, work);
         self.0.push(Box::new(request));
@@ -217,6 +217,98 @@ async fn one_commit_keeps_each_requests_own_result() {
 }
 
 #[tokio::test]
+async fn tables_created_and_deleted_in_a_batch_are_seen_by_the_requests_after_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(&dir.path().join("data.redb")).await;
+    e.put(put_req(item("p", "kept", &[]), None)).await.unwrap();
+    let other: Arc<str> = Arc::from("other-table");
+    let put_other = |sk: &str| PutRequest {
+        table: other.clone(),
+        item: item("p", sk, &[]),
+        condition: None,
+    };
+
+    let mut b = Batch::default();
+    // 0: a put to a table that does not exist yet: refused.
+    let early = b.put(put_other("early"));
+    // 1, 2: the table created, then written to, in the same commit.
+    let created = b.push(|tables| {
+        tables
+            .create_table("other-table")
+            .map_err(|e| match e {
+                Failed::Refused(e) => Failed::Refused(BackendError::Other(e)),
+                Failed::Torn(e) => Failed::Torn(e),
+            })
+            .map(|()| Output {
+                value: (),
+                capacity: Capacity::default(),
+            })
+    });
+    let late = b.put(put_other("late"));
+    // 3, 4: the store's own table written to (opened by request 0's check), deleted, then
+    // written to again: refused, the table is gone.
+    let before_delete = b.put(put_req(item("p", "before-delete", &[]), None));
+    let deleted = b.push(|tables| {
+        tables
+            .delete_table(T)
+            .map_err(|e| match e {
+                Failed::Refused(e) => Failed::Refused(BackendError::Other(e)),
+                Failed::Torn(e) => Failed::Torn(e),
+            })
+            .map(|()| Output {
+                value: (),
+                capacity: Capacity::default(),
+            })
+    });
+    let after_delete = b.put(put_req(item("p", "after-delete", &[]), None));
+    b.commit(&e);
+
+    assert!(
+        matches!(
+            answer(early),
+            Err(BackendError::Other(Error::Unavailable(_)))
+        ),
+        "a table that does not exist yet is not written to"
+    );
+    answer(created).unwrap();
+    answer(late).unwrap();
+    answer(before_delete).unwrap();
+    answer(deleted).unwrap();
+    assert!(
+        matches!(
+            answer(after_delete),
+            Err(BackendError::Other(Error::Unavailable(_)))
+        ),
+        "a table deleted earlier in the batch is not written to"
+    );
+
+    let got = e
+        .get(GetRequest {
+            table: other.clone(),
+            key: key("p", "late"),
+            consistent: true,
+        })
+        .await
+        .unwrap();
+    assert!(got.value.is_some(), "the write after the create stands");
+    let early_got = e
+        .get(GetRequest {
+            table: other,
+            key: key("p", "early"),
+            consistent: true,
+        })
+        .await
+        .unwrap();
+    assert!(early_got.value.is_none());
+    assert_eq!(e.table_state(T).await.unwrap(), TableState::Missing);
+    // Created again, the table is empty: its items went with it.
+    e.create_table(T).await.unwrap();
+    for sk in ["kept", "before-delete", "after-delete"] {
+        assert_eq!(get(&e, &key("p", sk)).await, None, "{sk}");
+    }
+}
+
+#[tokio::test]
 async fn a_batch_that_breaks_while_writing_answers_everyone_unavailable_and_keeps_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let e = open(&dir.path().join("data.redb")).await;
@@ -224,10 +316,10 @@ async fn a_batch_that_breaks_while_writing_answers_everyone_unavailable_and_keep
     let mut b = Batch::default();
     let before = b.put(put_req(item("p", "1", &[]), None));
     // Writes, then fails as a write failing on the disk would.
-    let torn = b.push(|txn| {
+    let torn = b.push(|tables| {
         let req = put_req(item("p", "2", &[]), None);
         let key = ops::check_put(&req).map_err(Failed::Torn)?;
-        ops::put(txn, &req, &key)?;
+        ops::put(tables, &req, &key)?;
         Err(Failed::Torn(Error::Unavailable("the disk said no".into())))
     });
     let after = b.put(put_req(item("p", "3", &[]), None));

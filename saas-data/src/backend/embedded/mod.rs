@@ -40,10 +40,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use redb::Database;
 use redb::backends::InMemoryBackend;
-use redb::{Database, WriteTransaction};
 
-use self::db::Applied;
+use self::db::{Applied, Tables};
 use self::versions::{Touched, Versions, slot};
 use self::writer::{Job, Stats, Writer};
 
@@ -178,7 +178,7 @@ impl Embedded {
         &self,
         bytes: usize,
         touched: Touched,
-        work: impl FnOnce(&WriteTransaction) -> Applied<T, E> + Send + 'static,
+        work: impl FnOnce(&mut Tables<'_>) -> Applied<T, E> + Send + 'static,
     ) -> std::result::Result<T, E>
     where
         T: Send + 'static,
@@ -258,7 +258,7 @@ impl RawBackend for Embedded {
             let key = ops::check_put(&req)?;
             let bytes = item_size(&req.item);
             let touched = Touched::Slots(vec![slot(&req.table, &key.pk)]);
-            self.write(bytes, touched, move |txn| ops::put(txn, &req, &key))
+            self.write(bytes, touched, move |tables| ops::put(tables, &req, &key))
                 .await
         })
     }
@@ -268,7 +268,7 @@ impl RawBackend for Embedded {
             ops::check_update(&req)?;
             let bytes = key_bytes(&req.key);
             let touched = Touched::Slots(vec![slot(&req.table, &req.key.pk)]);
-            self.write(bytes, touched, move |txn| ops::update(txn, &req))
+            self.write(bytes, touched, move |tables| ops::update(tables, &req))
                 .await
         })
     }
@@ -278,7 +278,7 @@ impl RawBackend for Embedded {
             ops::check_delete(&req)?;
             let bytes = key_bytes(&req.key);
             let touched = Touched::Slots(vec![slot(&req.table, &req.key.pk)]);
-            self.write(bytes, touched, move |txn| ops::delete(txn, &req))
+            self.write(bytes, touched, move |tables| ops::delete(tables, &req))
                 .await
         })
     }
@@ -303,8 +303,8 @@ impl RawBackend for Embedded {
                 })
                 .sum();
             let touched = Touched::Slots(keys.iter().map(|k| slot(&req.table, &k.pk)).collect());
-            self.write(bytes, touched, move |txn| {
-                ops::batch_write(txn, &req, &keys)
+            self.write(bytes, touched, move |tables| {
+                ops::batch_write(tables, &req, &keys)
             })
             .await
         })
@@ -331,8 +331,8 @@ impl RawBackend for Embedded {
                     .map(|(action, key)| slot(action.table(), &key.pk))
                     .collect(),
             );
-            self.write(bytes, touched, move |txn| {
-                ops::transact_write(txn, &actions, &keys)
+            self.write(bytes, touched, move |tables| {
+                ops::transact_write(tables, &actions, &keys)
             })
             .await
         })
@@ -342,8 +342,8 @@ impl RawBackend for Embedded {
         let table = table.to_owned();
         Box::pin(async move {
             db::check_create_table(&table)?;
-            self.write(table.len(), Touched::Tables, move |txn| {
-                db::create_table(txn, &table)
+            self.write(table.len(), Touched::Tables, move |tables| {
+                tables.create_table(&table)
             })
             .await
         })
@@ -352,8 +352,8 @@ impl RawBackend for Embedded {
     fn delete_table(&self, table: &str) -> BoxFuture<'_, Result<()>> {
         let table = table.to_owned();
         Box::pin(async move {
-            self.write(table.len(), Touched::Tables, move |txn| {
-                db::delete_table(txn, &table)
+            self.write(table.len(), Touched::Tables, move |tables| {
+                tables.delete_table(&table)
             })
             .await
         })

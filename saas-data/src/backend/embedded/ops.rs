@@ -4,10 +4,10 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::ops::Bound;
 
-use redb::{Database, ReadableDatabase, WriteTransaction};
+use redb::{Database, ReadableDatabase};
 use serde_dynamo::AttributeValue;
 
-use super::db::{Applied, Db, Torn, ensure_table, load, read_items, store, write_items};
+use super::db::{Applied, Db, Tables, Torn, load, read_items, store};
 use super::encoded::EncodedItem;
 use super::eval;
 use crate::backend::{
@@ -133,14 +133,14 @@ pub(super) fn check_put(req: &PutRequest) -> Result<PhysKey> {
     Ok(key)
 }
 
-/// `PutItem` in `txn`: the whole item, if the condition holds.
-pub(super) fn put(txn: &WriteTransaction, req: &PutRequest, key: &PhysKey) -> Applied<Output<()>> {
-    let mut table = write_items(txn, &req.table)?;
-    let old = load(&table, key)?;
+/// `PutItem` in the batch's transaction: the whole item, if the condition holds.
+pub(super) fn put(tables: &mut Tables<'_>, req: &PutRequest, key: &PhysKey) -> Applied<Output<()>> {
+    let table = tables.items(&req.table)?;
+    let old = load(table, key)?;
     if !passes(req.condition.as_ref(), old.as_ref()) {
         return Err(BackendError::ConditionFailed { old }.into());
     }
-    store(&mut table, key, &req.item).torn()?;
+    store(table, key, &req.item).torn()?;
     Ok(Output {
         value: (),
         capacity: write_capacity(old.as_ref(), Some(&req.item)),
@@ -153,16 +153,16 @@ pub(super) fn check_update(req: &UpdateRequest) -> Result<()> {
     check_condition(req.condition.as_ref())
 }
 
-/// `UpdateItem` with `ALL_NEW` in `txn`: the stored item (or a new one) changed, if the
+/// `UpdateItem` with `ALL_NEW` in the batch's transaction: the stored item (or a new one) changed, if the
 /// condition holds.
-pub(super) fn update(txn: &WriteTransaction, req: &UpdateRequest) -> Applied<Output<Item>> {
-    let mut table = write_items(txn, &req.table)?;
-    let old = load(&table, &req.key)?;
+pub(super) fn update(tables: &mut Tables<'_>, req: &UpdateRequest) -> Applied<Output<Item>> {
+    let table = tables.items(&req.table)?;
+    let old = load(table, &req.key)?;
     if !passes(req.condition.as_ref(), old.as_ref()) {
         return Err(BackendError::ConditionFailed { old }.into());
     }
     let new = updated(old.as_ref(), &req.key, &req.actions)?;
-    store(&mut table, &req.key, &new).torn()?;
+    store(table, &req.key, &new).torn()?;
     Ok(Output {
         capacity: write_capacity(old.as_ref(), Some(&new)),
         value: new,
@@ -175,10 +175,10 @@ pub(super) fn check_delete(req: &DeleteRequest) -> Result<()> {
     check_condition(req.condition.as_ref())
 }
 
-/// `DeleteItem` in `txn`, if the condition holds.
-pub(super) fn delete(txn: &WriteTransaction, req: &DeleteRequest) -> Applied<Output<()>> {
-    let mut table = write_items(txn, &req.table)?;
-    let old = load(&table, &req.key)?;
+/// `DeleteItem` in the batch's transaction, if the condition holds.
+pub(super) fn delete(tables: &mut Tables<'_>, req: &DeleteRequest) -> Applied<Output<()>> {
+    let table = tables.items(&req.table)?;
+    let old = load(table, &req.key)?;
     if !passes(req.condition.as_ref(), old.as_ref()) {
         return Err(BackendError::ConditionFailed { old }.into());
     }
@@ -384,25 +384,25 @@ pub(super) fn check_batch_write(req: &BatchWriteRequest) -> Result<Vec<PhysKey>>
     Ok(keys)
 }
 
-/// `BatchWriteItem` on one table in `txn` (`keys` from [`check_batch_write`]): nothing left
+/// `BatchWriteItem` on one table in the batch's transaction (`keys` from [`check_batch_write`]): nothing left
 /// unprocessed.
 pub(super) fn batch_write(
-    txn: &WriteTransaction,
+    tables: &mut Tables<'_>,
     req: &BatchWriteRequest,
     keys: &[PhysKey],
 ) -> Applied<Output<Vec<BatchWrite>>> {
-    let mut table = write_items(txn, &req.table)?;
+    let table = tables.items(&req.table)?;
     // Every read before the first write: a stored item that cannot be read refuses the batch
     // with nothing written.
     let olds = keys
         .iter()
-        .map(|key| load(&table, key))
+        .map(|key| load(table, key))
         .collect::<Result<Vec<_>>>()?;
     let mut capacity = Capacity::default();
     for ((w, key), old) in req.writes.iter().zip(keys).zip(&olds) {
         match w {
             BatchWrite::Put(item) => {
-                store(&mut table, key, item).torn()?;
+                store(table, key, item).torn()?;
                 capacity += write_capacity(old.as_ref(), Some(item));
             }
             BatchWrite::Delete(_) => {
@@ -473,22 +473,22 @@ enum Change<'a> {
     Keep,
 }
 
-/// `TransactWriteItems` in `txn` (`keys` from [`check_transact_write`]): every action, or none
+/// `TransactWriteItems` in the batch's transaction (`keys` from [`check_transact_write`]): every action, or none
 /// (the first failing condition cancels all).
 pub(super) fn transact_write(
-    txn: &WriteTransaction,
+    tables: &mut Tables<'_>,
     actions: &[TransactAction],
     keys: &[PhysKey],
 ) -> Applied<Output<Vec<Capacity>>> {
     for action in actions {
-        ensure_table(txn, action.table())?;
+        tables.ensure(action.table())?;
     }
     // Every condition and every updated item first: an action that fails cancels the
     // transaction before any of its actions has written.
     let mut changes = Vec::with_capacity(actions.len());
     let mut each = Vec::with_capacity(actions.len());
     for (index, (action, key)) in actions.iter().zip(keys).enumerate() {
-        let old = load(&write_items(txn, action.table())?, key)?;
+        let old = load(tables.items(action.table())?, key)?;
         if !passes(condition_of(action), old.as_ref()) {
             return Err(BackendError::TransactionConditionFailed { index, old }.into());
         }
@@ -525,10 +525,11 @@ pub(super) fn transact_write(
         match change {
             Change::Keep => {}
             Change::Store(item) => {
-                store(&mut write_items(txn, action.table()).torn()?, key, &item).torn()?;
+                store(tables.items(action.table()).torn()?, key, &item).torn()?;
             }
             Change::Remove => {
-                write_items(txn, action.table())
+                tables
+                    .items(action.table())
                     .torn()?
                     .remove((key.pk.as_str(), key.sk.as_str()))
                     .db()

@@ -25,10 +25,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
-use redb::{Database, WriteTransaction};
+use redb::Database;
 use tokio::sync::{mpsc, oneshot};
 
-use super::db::{Applied, Db, Failed};
+use super::db::{Applied, Db, Failed, Tables};
 use super::versions::{Touched, Versions};
 use crate::error::{Error, Result};
 
@@ -56,8 +56,8 @@ pub(super) trait Job: Send {
     fn bytes(&self) -> usize;
     /// What it writes to, for the change counters.
     fn touched(&self) -> &Touched;
-    /// Applies the request to `txn`, keeping its own result.
-    fn apply(&mut self, txn: &WriteTransaction) -> Step;
+    /// Applies the request to the batch's transaction, keeping its own result.
+    fn apply(&mut self, tables: &mut Tables<'_>) -> Step;
     /// Answers the caller: with its own result when the batch committed (`lost` is `None`),
     /// else `Unavailable` with `lost` as the reason (or its own error, if it broke the batch).
     fn answer(self: Box<Self>, lost: Option<&str>);
@@ -98,7 +98,7 @@ impl<T, E, F> Job for Request<T, E, F>
 where
     T: Send,
     E: From<Error> + Send,
-    F: FnOnce(&WriteTransaction) -> Applied<T, E> + Send,
+    F: FnOnce(&mut Tables<'_>) -> Applied<T, E> + Send,
 {
     fn bytes(&self) -> usize {
         self.bytes
@@ -108,11 +108,11 @@ where
         &self.touched
     }
 
-    fn apply(&mut self, txn: &WriteTransaction) -> Step {
+    fn apply(&mut self, tables: &mut Tables<'_>) -> Step {
         let Some(work) = self.work.take() else {
             return Step::Refused;
         };
-        let (result, step) = match work(txn) {
+        let (result, step) = match work(tables) {
             Ok(value) => (Ok(value), Step::Done),
             Err(Failed::Refused(e)) => (Err(e), Step::Refused),
             Err(Failed::Torn(e)) => {
@@ -177,18 +177,7 @@ pub(super) fn commit(
     let lost = match db.begin_write().db() {
         Err(e) => Some(format!("cannot begin a write: {e}")),
         Ok(txn) => {
-            let mut wrote = false;
-            let mut torn = false;
-            for job in batch.iter_mut() {
-                match job.apply(&txn) {
-                    Step::Done => wrote = true,
-                    Step::Refused => {}
-                    Step::Torn => {
-                        torn = true;
-                        break;
-                    }
-                }
-            }
+            let (wrote, torn) = apply_all(&txn, batch);
             if torn || !wrote {
                 // Nothing of it is kept; a failed rollback changes nothing for the callers.
                 let _ = txn.abort();
@@ -217,6 +206,22 @@ pub(super) fn commit(
     for job in batch.drain(..) {
         job.answer(lost.as_deref());
     }
+}
+
+/// Applies each job of `batch` in order, its tables open for all of them, until one leaves the
+/// transaction torn: `(anything written, torn)`. The tables are closed when it returns, before
+/// the transaction is committed or rolled back.
+fn apply_all(txn: &redb::WriteTransaction, batch: &mut [Box<dyn Job>]) -> (bool, bool) {
+    let mut tables = Tables::new(txn);
+    let mut wrote = false;
+    for job in batch.iter_mut() {
+        match job.apply(&mut tables) {
+            Step::Done => wrote = true,
+            Step::Refused => {}
+            Step::Torn => return (wrote, true),
+        }
+    }
+    (wrote, false)
 }
 
 /// The file store's writer: a thread draining the queue into commits.
