@@ -197,7 +197,8 @@ impl Transaction {
         let mut locations: Vec<(Namespace, Location)> = Vec::new();
         let mut physical = Vec::with_capacity(self.actions.len());
         let mut keys = HashSet::with_capacity(self.actions.len());
-        for pending in &self.actions {
+        let mut actions = self.actions;
+        for pending in &mut actions {
             let location = match locations.iter().find(|(ns, _)| *ns == pending.scope.ns) {
                 Some((_, location)) => location.clone(),
                 None => {
@@ -219,7 +220,7 @@ impl Transaction {
         let result = self.store.inner.backend.0.transact_write(physical).await;
         match result {
             Ok(out) => {
-                for (i, pending) in self.actions.iter().enumerate() {
+                for (i, pending) in actions.iter().enumerate() {
                     let capacity = out.value.get(i).copied().unwrap_or_default();
                     pending
                         .scope
@@ -228,7 +229,7 @@ impl Transaction {
                 Ok(())
             }
             Err(BackendError::TransactionConditionFailed { index, old }) => {
-                let Some(pending) = self.actions.get(index) else {
+                let Some(pending) = actions.get(index) else {
                     return Err(Error::internal("transaction failure names no action"));
                 };
                 let scope = &pending.scope;
@@ -249,8 +250,11 @@ impl Transaction {
     }
 }
 
+/// The backend's action for `pending`. An item to write is moved into it, not copied: what stays
+/// in `pending` (its scope, key and kind of write) is what reporting and a cancellation's
+/// cause need.
 fn build(
-    pending: &Pending,
+    pending: &mut Pending,
     location: &Location,
     phys: crate::backend::PhysKey,
 ) -> Result<TransactAction> {
@@ -258,10 +262,10 @@ fn build(
     let table = location.table.clone();
     let extra = pending.condition.as_ref();
     let shard = shard_of(&pending.key, location.shards);
-    Ok(match &pending.op {
+    Ok(match &mut pending.op {
         Op::Create(attrs) => TransactAction::Put {
             table,
-            item: item::finish(attrs.clone(), &scope.ns, shard, &pending.key, 1)?,
+            item: item::finish(std::mem::take(attrs), &scope.ns, shard, &pending.key, 1)?,
             condition: Some(scope.absent_condition(extra)),
         },
         Op::Replace(attrs, version) => {
@@ -271,12 +275,12 @@ fn build(
             })?;
             TransactAction::Put {
                 table,
-                item: item::finish(attrs.clone(), &scope.ns, shard, &pending.key, next)?,
+                item: item::finish(std::mem::take(attrs), &scope.ns, shard, &pending.key, next)?,
                 condition: Some(scope.owned_condition(Some(*version), extra)),
             }
         }
         Op::Update(update, version) => {
-            let mut actions = update.actions.clone();
+            let mut actions = std::mem::take(&mut update.actions);
             actions.push(UpdateAction::Add(
                 VERSION.to_owned(),
                 AttributeValue::N("1".to_owned()),

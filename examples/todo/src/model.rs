@@ -250,12 +250,22 @@ pub(crate) fn new_id(prefix: &str, sortable: bool) -> Result<String, ApiError> {
             .unwrap_or_default();
         // Ids made in the same millisecond by this process still sort in the order made.
         let seq = SEQUENCE.fetch_add(1, Ordering::Relaxed);
-        id.push_str(&format!("{ms:012x}{seq:08x}"));
+        push_hex(&mut id, u64::try_from(ms).unwrap_or(u64::MAX), 12);
+        push_hex(&mut id, u64::from(seq), 8);
     }
     for b in random {
-        id.push_str(&format!("{b:02x}"));
+        push_hex(&mut id, u64::from(b), 2);
     }
     Ok(id)
+}
+
+/// Appends the low `digits` hex digits of `value`, lowercase, zero-padded.
+fn push_hex(out: &mut String, value: u64, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..digits).rev() {
+        let nibble = (value >> (4 * i)) & 0xf;
+        out.push(char::from(HEX[nibble as usize]));
+    }
 }
 
 /// An email as memberships match it: trimmed, lowercased, plausible.
@@ -288,6 +298,22 @@ mod tests {
         assert!(many.windows(2).all(|w| w[0] < w[1]));
         assert!(TenantId::new(&new_id("l", false).unwrap()).is_ok());
         assert_eq!(new_id("l", false).unwrap().len(), 21);
+        assert_eq!(new_id("t", true).unwrap().len(), 41);
+    }
+
+    #[test]
+    fn hex_digits_are_formats_own() {
+        for (value, digits) in [(0u64, 2), (0xab, 2), (0x018c_3a5b_2f01, 12), (u64::MAX, 8)] {
+            let mut out = String::new();
+            push_hex(&mut out, value, digits);
+            let mask = if digits == 16 {
+                u64::MAX
+            } else {
+                (1 << (4 * digits)) - 1
+            };
+            let width = digits as usize;
+            assert_eq!(out, format!("{:0width$x}", value & mask));
+        }
     }
 
     #[test]

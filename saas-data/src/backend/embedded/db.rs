@@ -218,14 +218,14 @@ pub(super) fn load(
     }
 }
 
+/// Stores `bytes` (an item encoded with [`codec`]) at `key`.
 pub(super) fn store(
     table: &mut redb::Table<'_, ItemKey, ItemValue>,
     key: &PhysKey,
-    item: &Item,
+    bytes: &[u8],
 ) -> Result<()> {
-    let bytes = codec::encode(item);
     table
-        .insert((key.pk.as_str(), key.sk.as_str()), bytes.as_slice())
+        .insert((key.pk.as_str(), key.sk.as_str()), bytes)
         .db()?;
     Ok(())
 }

@@ -40,18 +40,18 @@ struct Batch(Vec<Box<dyn Job>>);
 
 impl Batch {
     fn put(&mut self, req: PutRequest) -> Answer<()> {
-        let key = ops::check_put(&req).unwrap();
-        self.push(move |tables| ops::put(tables, &req, &key))
+        let req = writes::check_put(req).unwrap();
+        self.push(move |tables| writes::put(tables, &req))
     }
 
     fn update(&mut self, req: UpdateRequest) -> Answer<Item> {
-        ops::check_update(&req).unwrap();
-        self.push(move |tables| ops::update(tables, &req))
+        writes::check_update(&req).unwrap();
+        self.push(move |tables| writes::update(tables, &req))
     }
 
     fn transact(&mut self, actions: Vec<TransactAction>) -> Answer<Vec<Capacity>> {
-        let keys = ops::check_transact_write(&actions).unwrap();
-        self.push(move |tables| ops::transact_write(tables, &actions, &keys))
+        let actions = writes::check_transact_write(actions).unwrap();
+        self.push(move |tables| writes::transact_write(tables, &actions))
     }
 
     fn push<T: Send + 'static>(
@@ -317,9 +317,8 @@ async fn a_batch_that_breaks_while_writing_answers_everyone_unavailable_and_keep
     let before = b.put(put_req(item("p", "1", &[]), None));
     // Writes, then fails as a write failing on the disk would.
     let torn = b.push(|tables| {
-        let req = put_req(item("p", "2", &[]), None);
-        let key = ops::check_put(&req).map_err(Failed::Torn)?;
-        ops::put(tables, &req, &key)?;
+        let req = writes::check_put(put_req(item("p", "2", &[]), None)).map_err(Failed::Torn)?;
+        writes::put(tables, &req)?;
         Err(Failed::Torn(Error::Unavailable("the disk said no".into())))
     });
     let after = b.put(put_req(item("p", "3", &[]), None));

@@ -35,6 +35,7 @@ mod number;
 mod ops;
 mod versions;
 mod writer;
+mod writes;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -53,7 +54,7 @@ use super::{
     RawBackend, TableState, TransactAction, UpdateRequest,
 };
 use crate::error::{Error, Result};
-use crate::item::{Item, item_size};
+use crate::item::Item;
 use crate::stored::StoredItem;
 use crate::usage::Capacity;
 
@@ -255,30 +256,30 @@ impl RawBackend for Embedded {
 
     fn put(&self, req: PutRequest) -> BoxFuture<'_, BackendResult<()>> {
         Box::pin(async move {
-            let key = ops::check_put(&req)?;
-            let bytes = item_size(&req.item);
-            let touched = Touched::Slots(vec![slot(&req.table, &key.pk)]);
-            self.write(bytes, touched, move |tables| ops::put(tables, &req, &key))
+            let req = writes::check_put(req)?;
+            let (table, key) = req.target();
+            let touched = Touched::Slots(vec![slot(table, &key.pk)]);
+            self.write(req.size(), touched, move |tables| writes::put(tables, &req))
                 .await
         })
     }
 
     fn update(&self, req: UpdateRequest) -> BoxFuture<'_, BackendResult<Item>> {
         Box::pin(async move {
-            ops::check_update(&req)?;
+            writes::check_update(&req)?;
             let bytes = key_bytes(&req.key);
             let touched = Touched::Slots(vec![slot(&req.table, &req.key.pk)]);
-            self.write(bytes, touched, move |tables| ops::update(tables, &req))
+            self.write(bytes, touched, move |tables| writes::update(tables, &req))
                 .await
         })
     }
 
     fn delete(&self, req: DeleteRequest) -> BoxFuture<'_, BackendResult<()>> {
         Box::pin(async move {
-            ops::check_delete(&req)?;
+            writes::check_delete(&req)?;
             let bytes = key_bytes(&req.key);
             let touched = Touched::Slots(vec![slot(&req.table, &req.key.pk)]);
-            self.write(bytes, touched, move |tables| ops::delete(tables, &req))
+            self.write(bytes, touched, move |tables| writes::delete(tables, &req))
                 .await
         })
     }
@@ -293,18 +294,15 @@ impl RawBackend for Embedded {
 
     fn batch_write(&self, req: BatchWriteRequest) -> BoxFuture<'_, BackendResult<Vec<BatchWrite>>> {
         Box::pin(async move {
-            let keys = ops::check_batch_write(&req)?;
+            let req = writes::check_batch_write(req)?;
+            let table = req.table();
             let bytes = req
-                .writes
-                .iter()
-                .map(|w| match w {
-                    BatchWrite::Put(item) => item_size(item),
-                    BatchWrite::Delete(key) => key_bytes(key),
-                })
+                .writes()
+                .map(|(key, size)| size.unwrap_or_else(|| key_bytes(key)))
                 .sum();
-            let touched = Touched::Slots(keys.iter().map(|k| slot(&req.table, &k.pk)).collect());
+            let touched = Touched::Slots(req.writes().map(|(k, _)| slot(table, &k.pk)).collect());
             self.write(bytes, touched, move |tables| {
-                ops::batch_write(tables, &req, &keys)
+                writes::batch_write(tables, &req)
             })
             .await
         })
@@ -315,24 +313,19 @@ impl RawBackend for Embedded {
         actions: Vec<TransactAction>,
     ) -> BoxFuture<'_, BackendResult<Vec<Capacity>>> {
         Box::pin(async move {
-            let keys = ops::check_transact_write(&actions)?;
-            let bytes = actions
-                .iter()
-                .zip(&keys)
-                .map(|(action, key)| match action {
-                    TransactAction::Put { item, .. } => item_size(item),
-                    _ => key_bytes(key),
-                })
-                .sum();
+            let actions = writes::check_transact_write(actions)?;
+            let bytes = actions.iter().map(writes::QueuedAction::bytes).sum();
             let touched = Touched::Slots(
                 actions
                     .iter()
-                    .zip(&keys)
-                    .map(|(action, key)| slot(action.table(), &key.pk))
+                    .map(|action| {
+                        let (table, key) = action.target();
+                        slot(table, &key.pk)
+                    })
                     .collect(),
             );
             self.write(bytes, touched, move |tables| {
-                ops::transact_write(tables, &actions, &keys)
+                writes::transact_write(tables, &actions)
             })
             .await
         })
