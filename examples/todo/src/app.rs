@@ -78,7 +78,8 @@ impl App {
             let _ = publisher.await;
         }
         self.usage.flush(&self.store).await;
-        while crate::events::deliver(&self.store, &self.bus).await {}
+        while crate::events::deliver(&self.store, &self.bus, crate::events::BACKGROUND_PASS).await {
+        }
         // The drop, right after, writes out the buffered metrics.
     }
 
