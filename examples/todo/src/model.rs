@@ -302,15 +302,11 @@ mod tests {
     }
 
     #[test]
-    fn hex_digits_are_formats_own() {
+    fn push_hex_writes_what_format_writes() {
         for (value, digits) in [(0u64, 2), (0xab, 2), (0x018c_3a5b_2f01, 12), (u64::MAX, 8)] {
             let mut out = String::new();
             push_hex(&mut out, value, digits);
-            let mask = if digits == 16 {
-                u64::MAX
-            } else {
-                (1 << (4 * digits)) - 1
-            };
+            let mask = (1u64 << (4 * digits)) - 1;
             let width = digits as usize;
             assert_eq!(out, format!("{:0width$x}", value & mask));
         }
