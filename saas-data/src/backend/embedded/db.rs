@@ -7,6 +7,7 @@ use redb::{
 };
 
 use super::codec;
+use super::journal::Changes;
 use crate::backend::{BackendError, PhysKey, TableState};
 use crate::error::{Error, Result};
 use crate::item::Item;
@@ -102,6 +103,9 @@ pub(super) struct Tables<'t> {
     exists: HashMap<String, bool>,
     /// The items tables opened so far, by table name.
     open: HashMap<String, redb::Table<'t, ItemKey, ItemValue>>,
+    /// What the batch changed, for the journal; `None` when it is not journaled (in memory, and
+    /// the journal's own replay).
+    changes: Option<Changes>,
 }
 
 impl<'t> Tables<'t> {
@@ -111,7 +115,43 @@ impl<'t> Tables<'t> {
             txn,
             exists: HashMap::new(),
             open: HashMap::new(),
+            changes: None,
         }
+    }
+
+    /// Nothing open yet; every change is also recorded for the journal.
+    pub(super) fn journaled(txn: &'t WriteTransaction) -> Self {
+        Tables {
+            changes: Some(Changes::default()),
+            ..Tables::new(txn)
+        }
+    }
+
+    /// What was changed through these tables, if they were [`journaled`](Tables::journaled).
+    pub(super) fn into_changes(self) -> Option<Changes> {
+        self.changes
+    }
+
+    /// Stores `bytes` (an item encoded with [`codec`]) at `key` in `table`.
+    pub(super) fn store(&mut self, table: &str, key: &PhysKey, bytes: &[u8]) -> Result<()> {
+        self.items(table)?
+            .insert((key.pk.as_str(), key.sk.as_str()), bytes)
+            .db()?;
+        if let Some(changes) = &mut self.changes {
+            changes.put(table, &key.pk, &key.sk, bytes);
+        }
+        Ok(())
+    }
+
+    /// Removes the item at `key` from `table`.
+    pub(super) fn remove(&mut self, table: &str, key: &PhysKey) -> Result<()> {
+        self.items(table)?
+            .remove((key.pk.as_str(), key.sk.as_str()))
+            .db()?;
+        if let Some(changes) = &mut self.changes {
+            changes.remove(table, &key.pk, &key.sk);
+        }
+        Ok(())
     }
 
     /// An error if `table` does not exist.
@@ -167,6 +207,9 @@ impl<'t> Tables<'t> {
                 .torn()?;
             self.open.insert(table.to_owned(), opened);
         }
+        if let Some(changes) = &mut self.changes {
+            changes.create_table(table);
+        }
         Ok(())
     }
 
@@ -188,6 +231,9 @@ impl<'t> Tables<'t> {
             ))
             .db()
             .torn()?;
+        if let Some(changes) = &mut self.changes {
+            changes.delete_table(table);
+        }
         Ok(())
     }
 }
@@ -216,18 +262,6 @@ pub(super) fn load(
         Some(value) => decode(value.value()).map(Some),
         None => Ok(None),
     }
-}
-
-/// Stores `bytes` (an item encoded with [`codec`]) at `key`.
-pub(super) fn store(
-    table: &mut redb::Table<'_, ItemKey, ItemValue>,
-    key: &PhysKey,
-    bytes: &[u8],
-) -> Result<()> {
-    table
-        .insert((key.pk.as_str(), key.sk.as_str()), bytes)
-        .db()?;
-    Ok(())
 }
 
 /// Refuses a table name DynamoDB refuses: 3 to 255 of `a-z A-Z 0-9 _ - .`.

@@ -65,7 +65,7 @@ impl Batch {
 
     fn commit(mut self, e: &Embedded) {
         let db = e.db.as_ref().unwrap();
-        writer::commit(db, &mut self.0, &e.stats, &e.versions);
+        writer::commit(db, &mut self.0, &e.stats, &e.versions, None);
         assert!(self.0.is_empty(), "every request is answered");
     }
 }

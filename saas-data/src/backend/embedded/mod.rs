@@ -31,6 +31,7 @@ mod db;
 mod deserializer;
 mod encoded;
 mod eval;
+mod journal;
 mod number;
 mod ops;
 mod versions;
@@ -153,17 +154,28 @@ impl Embedded {
     }
 
     fn open(path: &Path) -> Result<Embedded> {
+        Ok(Embedded::open_with(path, journal::Checkpoints::default())?.0)
+    }
+
+    /// Opens the file at `path` and its journal, replaying what the journal holds that the
+    /// file's durable state does not: `(store, records replayed)`.
+    fn open_with(path: &Path, checkpoints: journal::Checkpoints) -> Result<(Embedded, usize)> {
         let db = Arc::new(Database::create(path).map_err(|e| Error::Unavailable(Box::new(e)))?);
+        let (journal, replayed) = journal::Journal::open(&db, &journal::path_for(path), checkpoints)?;
+        if replayed > 0 {
+            tracing::info!(records = replayed, path = %path.display(), "replayed the store's journal");
+        }
         let stats = Arc::new(Stats::default());
         let versions = Arc::new(Versions::default());
-        let writer = Writer::start(db.clone(), stats.clone(), versions.clone())?;
-        Ok(Embedded {
+        let writer = Writer::start(db.clone(), journal, stats.clone(), versions.clone())?;
+        let store = Embedded {
             db: Some(db),
             path: Some(path.to_owned()),
             writer: Some(writer),
             stats,
             versions,
-        })
+        };
+        Ok((store, replayed))
     }
 
     /// Commits and the requests they carried so far.
@@ -190,7 +202,7 @@ impl Embedded {
         match (&self.writer, &self.db) {
             (Some(writer), _) => writer.send(job).await?,
             (None, Some(db)) => {
-                writer::commit(db, &mut vec![job], &self.stats, &self.versions);
+                writer::commit(db, &mut vec![job], &self.stats, &self.versions, None);
             }
             (None, None) => {
                 return Err(
@@ -373,3 +385,6 @@ mod tests;
 
 #[cfg(test)]
 mod group_tests;
+
+#[cfg(test)]
+mod journal_tests;

@@ -29,6 +29,7 @@ use redb::Database;
 use tokio::sync::{mpsc, oneshot};
 
 use super::db::{Applied, Db, Failed, Tables};
+use super::journal::{Changes, Journal};
 use super::versions::{Touched, Versions};
 use crate::error::{Error, Result};
 
@@ -148,6 +149,7 @@ where
 pub(super) struct Stats {
     commits: AtomicU64,
     requests: AtomicU64,
+    checkpoints: AtomicU64,
 }
 
 impl Stats {
@@ -159,11 +161,21 @@ impl Stats {
             self.requests.load(Ordering::Relaxed),
         )
     }
+
+    /// Checkpoints due while the store was open (the one at its close not counted).
+    #[cfg(test)]
+    pub(super) fn checkpoints(&self) -> u64 {
+        self.checkpoints.load(Ordering::Relaxed)
+    }
 }
 
 /// Applies `batch` (in order) in one write transaction, commits it once, then answers each
 /// request; `batch` is empty afterwards. A batch in which nothing succeeded is rolled back
 /// rather than committed: there is nothing to make durable.
+///
+/// With a `journal` (a file store), the transaction is committed to redb without being made
+/// durable, after what it changed has been appended to the journal and synced; without one (in
+/// memory), the commit itself is the durable step.
 ///
 /// Once a commit has returned (even with an error: what it left is not known), the change
 /// counters of everything the batch touched are bumped, before any request is answered, so a
@@ -173,55 +185,98 @@ pub(super) fn commit(
     batch: &mut Vec<Box<dyn Job>>,
     stats: &Stats,
     versions: &Versions,
+    journal: Option<&mut Journal>,
 ) {
-    let lost = match db.begin_write().db() {
-        Err(e) => Some(format!("cannot begin a write: {e}")),
-        Ok(txn) => {
-            let (wrote, torn) = apply_all(&txn, batch);
-            if torn || !wrote {
-                // Nothing of it is kept; a failed rollback changes nothing for the callers.
-                let _ = txn.abort();
-                torn.then(|| "rolled back: a write committed with it failed".to_owned())
-            } else {
-                let committed = txn.commit().db();
-                for job in batch.iter() {
-                    versions.bump(job.touched());
-                }
-                match committed {
-                    Ok(()) => {
-                        stats.commits.fetch_add(1, Ordering::Relaxed);
-                        stats
-                            .requests
-                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                        None
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, requests = batch.len(), "commit failed");
-                        Some(format!("commit failed: {e}"))
-                    }
-                }
-            }
+    let lost = match transact(db, batch, versions, journal) {
+        Ok(false) => None,
+        Ok(true) => {
+            stats.commits.fetch_add(1, Ordering::Relaxed);
+            stats
+                .requests
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            None
         }
+        Err(why) => Some(why),
     };
     for job in batch.drain(..) {
         job.answer(lost.as_deref());
     }
 }
 
+/// The transaction of [`commit`]: `Ok(true)` when it committed, `Ok(false)` when there was
+/// nothing to commit, or why every request of the batch is lost.
+fn transact(
+    db: &Database,
+    batch: &mut [Box<dyn Job>],
+    versions: &Versions,
+    mut journal: Option<&mut Journal>,
+) -> std::result::Result<bool, String> {
+    if let Some(why) = journal.as_deref().and_then(Journal::failed) {
+        return Err(why.to_owned());
+    }
+    let mut txn = db
+        .begin_write()
+        .db()
+        .map_err(|e| format!("cannot begin a write: {e}"))?;
+    if journal.is_some() {
+        txn.set_durability(Journal::durability())
+            .map_err(|e| format!("cannot begin a write: {e}"))?;
+    }
+    let (wrote, torn, changes) = apply_all(&txn, batch, journal.is_some());
+    if torn || !wrote {
+        // Nothing of it is kept; a failed rollback changes nothing for the callers.
+        let _ = txn.abort();
+        return if torn {
+            Err("rolled back: a write committed with it failed".to_owned())
+        } else {
+            Ok(false)
+        };
+    }
+    if let (Some(journal), Some(changes)) = (journal.as_deref_mut(), &changes)
+        && !changes.is_empty()
+        && let Err(why) = journal.append(changes)
+    {
+        let _ = txn.abort();
+        return Err(why);
+    }
+    let committed = txn.commit().db();
+    for job in batch.iter() {
+        versions.bump(job.touched());
+    }
+    committed.map(|()| true).map_err(|e| {
+        tracing::error!(error = %e, requests = batch.len(), "commit failed");
+        let why = format!("commit failed: {e}");
+        if let Some(journal) = journal {
+            // The journal holds the batch, redb does not: the store is out of step with its
+            // journal until it is opened again.
+            journal.fail(why.clone());
+        }
+        why
+    })
+}
+
 /// Applies each job of `batch` in order, its tables open for all of them, until one leaves the
-/// transaction torn: `(anything written, torn)`. The tables are closed when it returns, before
-/// the transaction is committed or rolled back.
-fn apply_all(txn: &redb::WriteTransaction, batch: &mut [Box<dyn Job>]) -> (bool, bool) {
-    let mut tables = Tables::new(txn);
+/// transaction torn: `(anything written, torn, what changed if journaled)`. The tables are
+/// closed when it returns, before the transaction is committed or rolled back.
+fn apply_all(
+    txn: &redb::WriteTransaction,
+    batch: &mut [Box<dyn Job>],
+    journaled: bool,
+) -> (bool, bool, Option<Changes>) {
+    let mut tables = if journaled {
+        Tables::journaled(txn)
+    } else {
+        Tables::new(txn)
+    };
     let mut wrote = false;
     for job in batch.iter_mut() {
         match job.apply(&mut tables) {
             Step::Done => wrote = true,
             Step::Refused => {}
-            Step::Torn => return (wrote, true),
+            Step::Torn => return (wrote, true, None),
         }
     }
-    (wrote, false)
+    (wrote, false, tables.into_changes())
 }
 
 /// The file store's writer: a thread draining the queue into commits.
@@ -231,16 +286,17 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `db`.
+    /// Starts the writer thread on `db` and its `journal`.
     pub(super) fn start(
         db: Arc<Database>,
+        journal: Journal,
         stats: Arc<Stats>,
         versions: Arc<Versions>,
     ) -> Result<Writer> {
         let (queue, requests) = mpsc::channel(QUEUE);
         let thread = std::thread::Builder::new()
             .name("saas-data-writer".into())
-            .spawn(move || write_all(&db, requests, &stats, &versions))
+            .spawn(move || write_all(&db, journal, requests, &stats, &versions))
             .map_err(|e| Error::Unavailable(Box::new(e)))?;
         Ok(Writer {
             queue: Some(queue),
@@ -273,9 +329,12 @@ impl Drop for Writer {
 }
 
 /// The writer thread: waits (asleep) for a request, takes it with every request queued behind
-/// it up to the batch's bounds, commits them, and again, until the queue is closed and empty.
+/// it up to the batch's bounds, commits them, checkpoints when one is due, and again, until the
+/// queue is closed and empty; then checkpoints what is left, so that a store closed cleanly
+/// has nothing to replay.
 fn write_all(
     db: &Database,
+    mut journal: Journal,
     mut requests: mpsc::Receiver<Box<dyn Job>>,
     stats: &Stats,
     versions: &Versions,
@@ -289,6 +348,11 @@ fn write_all(
             bytes = bytes.saturating_add(job.bytes());
             batch.push(job);
         }
-        commit(db, &mut batch, stats, versions);
+        commit(db, &mut batch, stats, versions, Some(&mut journal));
+        if journal.due() {
+            journal.checkpoint(db);
+            stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+        }
     }
+    journal.checkpoint(db);
 }

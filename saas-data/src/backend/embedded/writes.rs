@@ -17,7 +17,7 @@ use std::sync::Arc;
 use serde_dynamo::AttributeValue;
 
 use super::codec;
-use super::db::{Applied, Db, Tables, Torn, load, store};
+use super::db::{Applied, Tables, Torn, load};
 use super::eval;
 use super::ops::{check_key, read_capacity};
 use crate::backend::{
@@ -147,12 +147,11 @@ pub(super) fn check_put(req: PutRequest) -> Result<QueuedPut> {
 
 /// `PutItem` in the batch's transaction: the whole item, if the condition holds.
 pub(super) fn put(tables: &mut Tables<'_>, req: &QueuedPut) -> Applied<Output<()>> {
-    let table = tables.items(&req.table)?;
-    let old = load(table, &req.key)?;
+    let old = load(tables.items(&req.table)?, &req.key)?;
     if !passes(req.condition.as_ref(), old.as_ref()) {
         return Err(BackendError::ConditionFailed { old }.into());
     }
-    store(table, &req.key, &req.item.bytes).torn()?;
+    tables.store(&req.table, &req.key, &req.item.bytes).torn()?;
     Ok(Output {
         value: (),
         capacity: write_capacity(old.as_ref(), req.item.size),
@@ -168,13 +167,14 @@ pub(super) fn check_update(req: &UpdateRequest) -> Result<()> {
 /// `UpdateItem` with `ALL_NEW` in the batch's transaction: the stored item (or a new one)
 /// changed, if the condition holds.
 pub(super) fn update(tables: &mut Tables<'_>, req: &UpdateRequest) -> Applied<Output<Item>> {
-    let table = tables.items(&req.table)?;
-    let old = load(table, &req.key)?;
+    let old = load(tables.items(&req.table)?, &req.key)?;
     if !passes(req.condition.as_ref(), old.as_ref()) {
         return Err(BackendError::ConditionFailed { old }.into());
     }
     let new = updated(old.as_ref(), &req.key, &req.actions)?;
-    store(table, &req.key, &codec::encode(&new)).torn()?;
+    tables
+        .store(&req.table, &req.key, &codec::encode(&new))
+        .torn()?;
     Ok(Output {
         capacity: write_capacity(old.as_ref(), item_size(&new)),
         value: new,
@@ -189,16 +189,12 @@ pub(super) fn check_delete(req: &DeleteRequest) -> Result<()> {
 
 /// `DeleteItem` in the batch's transaction, if the condition holds.
 pub(super) fn delete(tables: &mut Tables<'_>, req: &DeleteRequest) -> Applied<Output<()>> {
-    let table = tables.items(&req.table)?;
-    let old = load(table, &req.key)?;
+    let old = load(tables.items(&req.table)?, &req.key)?;
     if !passes(req.condition.as_ref(), old.as_ref()) {
         return Err(BackendError::ConditionFailed { old }.into());
     }
     if old.is_some() {
-        table
-            .remove((req.key.pk.as_str(), req.key.sk.as_str()))
-            .db()
-            .torn()?;
+        tables.remove(&req.table, &req.key).torn()?;
     }
     Ok(Output {
         value: (),
@@ -275,15 +271,12 @@ pub(super) fn batch_write(
     for ((key, item), old) in req.writes.iter().zip(&olds) {
         match item {
             Some(item) => {
-                store(table, key, &item.bytes).torn()?;
+                tables.store(&req.table, key, &item.bytes).torn()?;
                 capacity += write_capacity(old.as_ref(), item.size);
             }
             None => {
                 if old.is_some() {
-                    table
-                        .remove((key.pk.as_str(), key.sk.as_str()))
-                        .db()
-                        .torn()?;
+                    tables.remove(&req.table, key).torn()?;
                 }
                 capacity += write_capacity(old.as_ref(), 0);
             }
@@ -446,15 +439,10 @@ pub(super) fn transact_write(
         match change {
             Change::Keep => {}
             Change::Store(bytes) => {
-                store(tables.items(&action.table).torn()?, &action.key, &bytes).torn()?;
+                tables.store(&action.table, &action.key, &bytes).torn()?;
             }
             Change::Remove => {
-                tables
-                    .items(&action.table)
-                    .torn()?
-                    .remove((action.key.pk.as_str(), action.key.sk.as_str()))
-                    .db()
-                    .torn()?;
+                tables.remove(&action.table, &action.key).torn()?;
             }
         }
     }
