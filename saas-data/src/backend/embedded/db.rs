@@ -119,10 +119,10 @@ impl<'t> Tables<'t> {
         }
     }
 
-    /// Nothing open yet; every change is also recorded for the journal.
-    pub(super) fn journaled(txn: &'t WriteTransaction) -> Self {
+    /// Nothing open yet; every change is also recorded in `changes`, for the journal.
+    pub(super) fn journaled(txn: &'t WriteTransaction, changes: Changes) -> Self {
         Tables {
-            changes: Some(Changes::default()),
+            changes: Some(changes),
             ..Tables::new(txn)
         }
     }
@@ -154,17 +154,21 @@ impl<'t> Tables<'t> {
         Ok(())
     }
 
-    /// An error if `table` does not exist.
-    pub(super) fn ensure(&mut self, table: &str) -> Result<()> {
-        let exists = match self.exists.get(table) {
+    /// Whether `table` exists.
+    pub(super) fn exists(&mut self, table: &str) -> Result<bool> {
+        Ok(match self.exists.get(table) {
             Some(exists) => *exists,
             None => {
                 let exists = self.txn.open_table(TABLES).db()?.get(table).db()?.is_some();
                 self.exists.insert(table.to_owned(), exists);
                 exists
             }
-        };
-        if exists {
+        })
+    }
+
+    /// An error if `table` does not exist.
+    pub(super) fn ensure(&mut self, table: &str) -> Result<()> {
+        if self.exists(table)? {
             Ok(())
         } else {
             Err(table_not_found(table))

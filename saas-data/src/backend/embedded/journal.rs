@@ -62,6 +62,9 @@ const HEADER: usize = 24;
 /// most, a request's items at most 100 of 400 KB), so a larger length is damage.
 const MAX_RECORD: usize = 256 << 20;
 
+/// A batch's buffer is kept for the next one up to this size.
+const KEPT_BUFFER: usize = 8 << 20;
+
 const PUT: u8 = 1;
 const REMOVE: u8 = 2;
 const CREATE_TABLE: u8 = 3;
@@ -92,16 +95,35 @@ impl Default for Checkpoints {
     }
 }
 
-/// What one batch changed, encoded as a record's body.
-#[derive(Debug, Default)]
+/// What one batch changed, encoded as a record's body, after room for the record's header (so
+/// that the record is written from one buffer, reused from batch to batch).
+#[derive(Debug)]
 pub(super) struct Changes {
     bytes: Vec<u8>,
+}
+
+impl Default for Changes {
+    fn default() -> Self {
+        Changes {
+            bytes: vec![0; HEADER],
+        }
+    }
 }
 
 impl Changes {
     /// Nothing changed.
     pub(super) fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.bytes.len() == HEADER
+    }
+
+    /// The record's body.
+    fn body(&self) -> &[u8] {
+        self.bytes.get(HEADER..).unwrap_or_default()
+    }
+
+    /// Forgets every change, keeping the buffer.
+    fn clear(&mut self) {
+        self.bytes.truncate(HEADER);
     }
 
     /// `table`'s item at `(pk, sk)` now holds `value`.
@@ -312,8 +334,8 @@ pub(super) struct Journal {
     checkpoints: Checkpoints,
     /// Why the journal cannot take writes any more.
     failed: Option<String>,
-    /// A record's bytes, reused.
-    buffer: Vec<u8>,
+    /// The last batch's buffer, for the next one.
+    spare: Option<Changes>,
 }
 
 impl Journal {
@@ -354,7 +376,7 @@ impl Journal {
             last_checkpoint: Instant::now(),
             checkpoints,
             failed: None,
-            buffer: Vec::new(),
+            spare: None,
         };
         if !records.is_empty() {
             let txn = db.begin_write().db()?;
@@ -390,27 +412,37 @@ impl Journal {
         Durability::None
     }
 
+    /// A buffer for the next batch's changes (the last one's, cleared).
+    pub(super) fn take_changes(&mut self) -> Changes {
+        let mut changes = self.spare.take().unwrap_or_default();
+        changes.clear();
+        changes
+    }
+
+    /// Keeps `changes`'s buffer for the next batch, unless a large batch made it large.
+    pub(super) fn give_back(&mut self, changes: Changes) {
+        if changes.bytes.capacity() <= KEPT_BUFFER {
+            self.spare = Some(changes);
+        }
+    }
+
     /// Appends `changes` as one record and syncs it: once this returns, they survive a crash.
     /// On an error the journal is failed.
-    pub(super) fn append(&mut self, changes: &Changes) -> std::result::Result<(), String> {
+    pub(super) fn append(&mut self, changes: &mut Changes) -> std::result::Result<(), String> {
         if let Some(why) = &self.failed {
             return Err(why.clone());
         }
-        let mut record = std::mem::take(&mut self.buffer);
-        record.clear();
-        record.extend_from_slice(&header(self.generation, self.sequence, &changes.bytes));
-        record.extend_from_slice(&changes.bytes);
+        let header = header(self.generation, self.sequence, changes.body());
+        changes.bytes[..HEADER].copy_from_slice(&header);
         let written = self
             .file
             .seek(SeekFrom::Start(self.offset))
-            .and_then(|_| self.file.write_all(&record))
+            .and_then(|_| self.file.write_all(&changes.bytes))
             .map_err(|e| io_error("write", &e))
             .and_then(|()| self.file.sync_data().map_err(|e| io_error("sync", &e)));
-        let len = record.len() as u64;
-        self.buffer = record;
         match written {
             Ok(()) => {
-                self.offset += len;
+                self.offset += changes.bytes.len() as u64;
                 self.sequence += 1;
                 Ok(())
             }
@@ -452,6 +484,14 @@ impl Journal {
 }
 
 /// Applies one record's changes to the replay's transaction.
+///
+/// redb's durable state is the one the records were written on, unless redb made later commits
+/// durable itself (when it is closed after the journal failed): then the first records are
+/// applied again on a state that holds them, which changes nothing (they hold the values
+/// written, and the later records set the later ones again), except that a table the state no
+/// longer has (deleted by a later record) cannot take their items: those are skipped, as the
+/// deletion would remove them anyway. On the state the records were written on, a write to a
+/// missing table is never recorded (it is refused).
 fn replay(tables: &mut Tables<'_>, record: &[u8]) -> Result<()> {
     let mut changes = Decoder { rest: record };
     while let Some(change) = changes.next() {
@@ -462,10 +502,14 @@ fn replay(tables: &mut Tables<'_>, record: &[u8]) -> Result<()> {
                 sk,
                 value,
             } => {
-                tables.items(table)?.insert((pk, sk), value).db()?;
+                if tables.exists(table)? {
+                    tables.items(table)?.insert((pk, sk), value).db()?;
+                }
             }
             Change::Remove { table, pk, sk } => {
-                tables.items(table)?.remove((pk, sk)).db()?;
+                if tables.exists(table)? {
+                    tables.items(table)?.remove((pk, sk)).db()?;
+                }
             }
             Change::CreateTable(table) => tables.create_table(table).map_err(torn)?,
             Change::DeleteTable(table) => tables.delete_table(table).map_err(torn)?,
@@ -497,7 +541,7 @@ mod tests {
     fn changes_read_back_as_written() {
         let changes = changes();
         let mut decoder = Decoder {
-            rest: &changes.bytes,
+            rest: changes.body(),
         };
         let read: Vec<_> = std::iter::from_fn(|| decoder.next())
             .collect::<Result<_>>()
@@ -525,9 +569,9 @@ mod tests {
     #[test]
     fn a_change_cut_short_is_damage() {
         let changes = changes();
-        for cut in 1..changes.bytes.len() {
+        for cut in 1..changes.body().len() {
             let mut decoder = Decoder {
-                rest: &changes.bytes[..cut],
+                rest: &changes.body()[..cut],
             };
             let read: Result<Vec<_>> = std::iter::from_fn(|| decoder.next()).collect();
             // Cut between changes, what is there reads back; else the cut change is an error.

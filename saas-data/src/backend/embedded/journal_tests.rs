@@ -116,8 +116,14 @@ async fn acknowledged_writes_survive_a_crash_through_the_journal() {
     }
     let updated = get(&e, &key("list#a", "todo#01")).await.unwrap();
     assert_eq!(count(&updated), "3");
-    assert_eq!(e.table_state("kept-table").await.unwrap(), TableState::Active);
-    assert_eq!(e.table_state("gone-table").await.unwrap(), TableState::Missing);
+    assert_eq!(
+        e.table_state("kept-table").await.unwrap(),
+        TableState::Active
+    );
+    assert_eq!(
+        e.table_state("gone-table").await.unwrap(),
+        TableState::Missing
+    );
     let kept = e
         .get(GetRequest {
             table: Arc::from("kept-table"),

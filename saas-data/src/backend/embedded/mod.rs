@@ -13,8 +13,11 @@
 //! On a file, writes are committed in groups ([`writer`]): one writer thread takes every write
 //! queued while the previous commit was in flight (at most [`writer::MAX_BATCH`] requests or
 //! about [`writer::MAX_BATCH_BYTES`] of items), applies them in queue order in one transaction,
-//! commits it durably (one `fsync` for all of them), and only then answers each request with its
-//! own result. A durable commit costs one `fsync` whatever it holds and redb runs one write
+//! makes it durable (one `fsync` for all of them), and only then answers each request with its
+//! own result. The durable step is a [`journal`] record: what the batch changed, appended to
+//! `<file>-journal` and synced before redb commits the batch without syncing; a checkpoint
+//! commits redb durably every second and the journal starts over, and opening the file after
+//! a crash replays what the journal holds past the last checkpoint. A durable commit costs one `fsync` whatever it holds and redb runs one write
 //! transaction at a time, so a commit per write caps durable writes at the disk's `fsync` rate;
 //! shared commits do not. Each request stays atomic and independent: one that is refused (a
 //! condition, an invalid update) writes nothing and the others commit; a failed commit answers
@@ -93,6 +96,11 @@ impl Backend {
     /// have the file open; clone the `Backend` to share it. Dropping the last clone answers the
     /// writes still queued, stops the writer and closes the file.
     ///
+    /// The store is two files: `path` and, beside it, `path` with `-journal` appended, which
+    /// holds the writes since the last checkpoint (at most about a second of them). Copy or
+    /// move both together, and only while the store is closed: opening `path` without its
+    /// journal after a crash loses what the journal held.
+    ///
     /// # Errors
     ///
     /// [`Error::Unavailable`] when the file cannot be opened: already open (by this process or
@@ -161,7 +169,8 @@ impl Embedded {
     /// file's durable state does not: `(store, records replayed)`.
     fn open_with(path: &Path, checkpoints: journal::Checkpoints) -> Result<(Embedded, usize)> {
         let db = Arc::new(Database::create(path).map_err(|e| Error::Unavailable(Box::new(e)))?);
-        let (journal, replayed) = journal::Journal::open(&db, &journal::path_for(path), checkpoints)?;
+        let (journal, replayed) =
+            journal::Journal::open(&db, &journal::path_for(path), checkpoints)?;
         if replayed > 0 {
             tracing::info!(records = replayed, path = %path.display(), "replayed the store's journal");
         }

@@ -1,9 +1,10 @@
 //! Group commit: one writer thread applies every write request queued while the previous commit
 //! was in flight in one redb write transaction, commits it once, then answers each request.
 //!
-//! A durable commit costs one `fsync`, whatever it holds, and redb runs one write transaction at
-//! a time. Committing each write on its own caps durable writes at the disk's `fsync` rate;
-//! committing together the writes that queued up during the last commit lets them share it, so
+//! A durable commit costs one `fsync`, whatever it holds (on a file, the batch's [`journal`]
+//! record: see there why not redb's own), and redb runs one write transaction at a time.
+//! Committing each write on its own caps durable writes at the disk's `fsync` rate; committing
+//! together the writes that queued up during the last commit lets them share it, so
 //! the more writers wait, the more each commit carries, and no writer waits longer than the
 //! commit in flight plus its own.
 //!
@@ -20,6 +21,8 @@
 //! that callers wait to enqueue (backpressure). The thread sleeps in the queue when there is
 //! nothing to write. When the store is dropped the queue closes: the writer answers what was
 //! queued, then stops, and the drop waits for it (so the file is free when the drop returns).
+//!
+//! [`journal`]: super::journal
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -222,22 +225,28 @@ fn transact(
         txn.set_durability(Journal::durability())
             .map_err(|e| format!("cannot begin a write: {e}"))?;
     }
-    let (wrote, torn, changes) = apply_all(&txn, batch, journal.is_some());
-    if torn || !wrote {
+    let changes = journal.as_deref_mut().map(Journal::take_changes);
+    let (wrote, torn, changes) = apply_all(&txn, batch, changes);
+    let appended = match (journal.as_deref_mut(), changes) {
+        (Some(journal), Some(mut changes)) => {
+            let appended = if torn || !wrote || changes.is_empty() {
+                Ok(())
+            } else {
+                journal.append(&mut changes)
+            };
+            journal.give_back(changes);
+            appended
+        }
+        _ => Ok(()),
+    };
+    if torn || !wrote || appended.is_err() {
         // Nothing of it is kept; a failed rollback changes nothing for the callers.
         let _ = txn.abort();
-        return if torn {
-            Err("rolled back: a write committed with it failed".to_owned())
-        } else {
-            Ok(false)
+        return match appended {
+            Err(why) => Err(why),
+            Ok(()) if torn => Err("rolled back: a write committed with it failed".to_owned()),
+            Ok(()) => Ok(false),
         };
-    }
-    if let (Some(journal), Some(changes)) = (journal.as_deref_mut(), &changes)
-        && !changes.is_empty()
-        && let Err(why) = journal.append(changes)
-    {
-        let _ = txn.abort();
-        return Err(why);
     }
     let committed = txn.commit().db();
     for job in batch.iter() {
@@ -256,27 +265,31 @@ fn transact(
 }
 
 /// Applies each job of `batch` in order, its tables open for all of them, until one leaves the
-/// transaction torn: `(anything written, torn, what changed if journaled)`. The tables are
-/// closed when it returns, before the transaction is committed or rolled back.
+/// transaction torn: `(anything written, torn, what changed)`, what changed recorded in
+/// `changes` if given (journaled). The tables are closed when it returns, before the
+/// transaction is committed or rolled back.
 fn apply_all(
     txn: &redb::WriteTransaction,
     batch: &mut [Box<dyn Job>],
-    journaled: bool,
+    changes: Option<Changes>,
 ) -> (bool, bool, Option<Changes>) {
-    let mut tables = if journaled {
-        Tables::journaled(txn)
-    } else {
-        Tables::new(txn)
+    let mut tables = match changes {
+        Some(changes) => Tables::journaled(txn, changes),
+        None => Tables::new(txn),
     };
     let mut wrote = false;
+    let mut torn = false;
     for job in batch.iter_mut() {
         match job.apply(&mut tables) {
             Step::Done => wrote = true,
             Step::Refused => {}
-            Step::Torn => return (wrote, true, None),
+            Step::Torn => {
+                torn = true;
+                break;
+            }
         }
     }
-    (wrote, false, tables.into_changes())
+    (wrote, torn, tables.into_changes())
 }
 
 /// The file store's writer: a thread draining the queue into commits.
