@@ -16,7 +16,7 @@
 //! makes it durable (one `fsync` for all of them), and only then answers each request with its
 //! own result. The durable step is a [`journal`] record: what the batch changed, appended to
 //! `<file>-journal` and synced before redb commits the batch without syncing; a checkpoint
-//! commits redb durably every second and the journal starts over, and opening the file after
+//! commits redb durably every 5 seconds and the journal starts over, and opening the file after
 //! a crash replays what the journal holds past the last checkpoint. A durable commit costs one `fsync` whatever it holds and redb runs one write
 //! transaction at a time, so a commit per write caps durable writes at the disk's `fsync` rate;
 //! shared commits do not. Each request stays atomic and independent: one that is refused (a
@@ -97,7 +97,7 @@ impl Backend {
     /// writes still queued, stops the writer and closes the file.
     ///
     /// The store is two files: `path` and, beside it, `path` with `-journal` appended, which
-    /// holds the writes since the last checkpoint (at most about a second of them). Copy or
+    /// holds the writes since the last checkpoint (at most about 5 seconds of them). Copy or
     /// move both together, and only while the store is closed: opening `path` without its
     /// journal after a crash loses what the journal held.
     ///
