@@ -17,11 +17,12 @@
 //! own result. The durable step is a [`journal`] record: what the batch changed, appended to
 //! `<file>-journal` and synced before redb commits the batch without syncing; a checkpoint
 //! commits redb durably every 5 seconds and the journal starts over, and opening the file after
-//! a crash replays what the journal holds past the last checkpoint. A durable commit costs one `fsync` whatever it holds and redb runs one write
-//! transaction at a time, so a commit per write caps durable writes at the disk's `fsync` rate;
-//! shared commits do not. Each request stays atomic and independent: one that is refused (a
-//! condition, an invalid update) writes nothing and the others commit; a failed commit answers
-//! every request of its batch `Unavailable`, none as written.
+//! a crash replays what the journal holds past the last checkpoint. A durable commit costs one
+//! `fsync` whatever it holds and redb runs one write transaction at a time, so a commit per
+//! write caps durable writes at the disk's `fsync` rate; shared commits do not. Each request
+//! stays atomic and independent: one that is refused (a condition, an invalid update) writes
+//! nothing and the others commit; a failed commit answers every request of its batch
+//! `Unavailable`, none as written.
 //!
 //! In memory, each write is its own transaction, committed inline in the returned future (the
 //! same code with a batch of one). Reads run in read transactions and see committed data only.
@@ -172,7 +173,8 @@ impl Embedded {
         let (journal, replayed) =
             journal::Journal::open(&db, &journal::path_for(path), checkpoints)?;
         if replayed > 0 {
-            tracing::info!(records = replayed, path = %path.display(), "replayed the store's journal");
+            let path = path.display();
+            tracing::info!(records = replayed, %path, "replayed the store's journal");
         }
         let stats = Arc::new(Stats::default());
         let versions = Arc::new(Versions::default());
