@@ -5,8 +5,9 @@
 //!
 //! `SIGKILL` gives the process no chance to flush or finish anything, so this shows that a `201`
 //! leaves only after the commit holding the todo returned (the kernel keeps what was written
-//! before the kill); surviving a power cut also needs that commit's `fsync`, which the store's
-//! own tests and `saas-data/benches/group_commit.rs` are about.
+//! before the kill), and that the restart replays the store's journal: the writes since its last
+//! checkpoint are in the journal only. Surviving a power cut also needs the journal's `fsync`,
+//! which the store's own tests and `saas-data/benches/group_commit.rs` are about.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -29,7 +29,8 @@
 //! overwritten in place, so that its syncs do not have to update the file's size). A record
 //! holds the values written, not the requests, so replaying one that redb already holds
 //! changes nothing. The replay and the next generation are committed durably together before
-//! the store accepts writes.
+//! the store accepts writes. A new store's first generation is random, so that a journal left
+//! beside the path by a store deleted without it is never taken for this one's.
 //!
 //! A failed journal write or sync, a failed checkpoint, or a redb commit that fails after its
 //! record was synced leaves what is on disk unknown: the journal is then failed for good, and
@@ -358,11 +359,11 @@ impl Journal {
         checkpoints: Checkpoints,
     ) -> Result<(Journal, usize)> {
         let unavailable = |what: &str, e: io::Error| Error::Unavailable(io_error(what, &e).into());
-        let generation = {
+        let stored = {
             let txn = db.begin_read().db()?;
             match txn.open_table(META) {
-                Err(TableError::TableDoesNotExist(_)) => 0,
-                meta => meta.db()?.get(GENERATION).db()?.map_or(0, |g| g.value()),
+                Err(TableError::TableDoesNotExist(_)) => None,
+                meta => meta.db()?.get(GENERATION).db()?.map(|g| g.value()),
             }
         };
         let mut file = OpenOptions::new()
@@ -372,7 +373,26 @@ impl Journal {
             .truncate(false)
             .open(path)
             .map_err(|e| unavailable("open", e))?;
-        let records = read_records(&mut file, generation).map_err(|e| unavailable("read", e))?;
+        let (generation, records) = match stored {
+            Some(generation) => {
+                let records =
+                    read_records(&mut file, generation).map_err(|e| unavailable("read", e))?;
+                (generation, records)
+            }
+            None => {
+                // A new store (or one from before the journal): a journal beside it belongs to
+                // another store, and the generations start from a random one, so that no record
+                // left by that store can pass for one of this store's.
+                let generation = first_generation();
+                let txn = db.begin_write().db()?;
+                txn.open_table(META)
+                    .db()?
+                    .insert(GENERATION, generation)
+                    .db()?;
+                txn.commit().db()?;
+                (generation, Vec::new())
+            }
+        };
         let mut journal = Journal {
             file,
             generation,
@@ -486,6 +506,21 @@ impl Journal {
             Err(e) => self.fail(format!("a checkpoint failed: {e}")),
         }
     }
+}
+
+/// A new store's first generation: random, so that a journal left beside the file by another
+/// store (one deleted without its journal) has no record of it.
+fn first_generation() -> u64 {
+    let mut bytes = [0u8; 8];
+    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+        // No system randomness: the clock still sets it apart from an earlier store's.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = (nanos as u64).to_le_bytes();
+    }
+    // Half the range: the generations that follow have room to count up.
+    u64::from_le_bytes(bytes) >> 1
 }
 
 /// Applies one record's changes to the replay's transaction.

@@ -203,3 +203,21 @@ async fn a_clean_close_leaves_nothing_to_replay() {
     assert_eq!(replayed, 0);
     assert!(get(&e, &key("list#a", "todo#1")).await.is_some());
 }
+
+#[tokio::test]
+async fn a_journal_left_by_another_store_is_not_replayed() {
+    // A store crashes with writes in its journal only, then its file is deleted (to start over)
+    // and its journal left behind: the new store at the same path starts empty.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.redb");
+    let (e, _) = open(&path, NEVER).await;
+    put(&e, "list#a", "todo#1", &[]).await;
+    let image = tempfile::tempdir().unwrap();
+    let copy = crash_image(&path, image.path());
+    drop(e);
+    std::fs::remove_file(&copy).unwrap();
+
+    let (e, replayed) = Embedded::open_with(&copy, NEVER).unwrap();
+    assert_eq!(replayed, 0);
+    assert_eq!(e.table_state(T).await.unwrap(), TableState::Missing);
+}
