@@ -480,16 +480,18 @@ impl Journal {
 
     /// Whether a checkpoint is due.
     pub(super) fn due(&self) -> bool {
-        self.offset > 0
+        self.failed.is_none()
+            && self.offset > 0
             && (self.offset >= self.checkpoints.bytes
                 || self.last_checkpoint.elapsed() >= self.checkpoints.interval)
     }
 
     /// Commits redb durably (with everything committed since the last checkpoint) under the
     /// next generation, and starts the journal over. On an error the journal is failed.
-    pub(super) fn checkpoint(&mut self, db: &Database) {
+    /// `true` when it checkpointed (there was something to, and it succeeded).
+    pub(super) fn checkpoint(&mut self, db: &Database) -> bool {
         if self.failed.is_some() || self.offset == 0 {
-            return;
+            return false;
         }
         let next = self.generation + 1;
         let committed = db.begin_write().db().and_then(|txn| {
@@ -502,8 +504,12 @@ impl Journal {
                 self.sequence = 0;
                 self.offset = 0;
                 self.last_checkpoint = Instant::now();
+                true
             }
-            Err(e) => self.fail(format!("a checkpoint failed: {e}")),
+            Err(e) => {
+                self.fail(format!("a checkpoint failed: {e}"));
+                false
+            }
         }
     }
 }

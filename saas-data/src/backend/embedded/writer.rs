@@ -165,7 +165,7 @@ impl Stats {
         )
     }
 
-    /// Checkpoints due while the store was open (the one at its close not counted).
+    /// Checkpoints made while the store was open (the one at its close not counted).
     #[cfg(test)]
     pub(super) fn checkpoints(&self) -> u64 {
         self.checkpoints.load(Ordering::Relaxed)
@@ -362,8 +362,7 @@ fn write_all(
             batch.push(job);
         }
         commit(db, &mut batch, stats, versions, Some(&mut journal));
-        if journal.due() {
-            journal.checkpoint(db);
+        if journal.due() && journal.checkpoint(db) {
             stats.checkpoints.fetch_add(1, Ordering::Relaxed);
         }
     }
